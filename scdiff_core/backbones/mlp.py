@@ -1,0 +1,70 @@
+"""scDiffusion's denoiser: a skip-connected MLP with a sinusoidal time embedding.
+
+Widths go down (512-512-256-128 by default) and back up, each upward block receiving the
+matching downward activation (a U-Net made of linear layers). The time embedding, plus the
+condition embedding for classifier-free guidance, is projected and added in every block.
+LayerNorm, never BatchNorm: the output of one cell never depends on the rest of the batch.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .base import Backbone, ConditionEmbedding, register, timestep_embedding
+
+
+class _Block(nn.Module):
+    def __init__(self, d_in: int, d_out: int, d_emb: int, dropout: float):
+        super().__init__()
+        self.lin = nn.Linear(d_in, d_out)
+        self.emb = nn.Linear(d_emb, d_out)
+        self.norm = nn.LayerNorm(d_out)
+        self.act = nn.SiLU()
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.act(self.norm(self.lin(h) + self.emb(emb))))
+
+
+@register("mlp")
+class MLPBackbone(Backbone):
+    default_hparams = {"widths": [512, 512, 256, 128], "emb_dim": 128, "dropout": 0.0}
+
+    def __init__(self, dim: int, n_classes: Sequence[int], widths: Sequence[int] = (512, 512, 256, 128),
+                 emb_dim: int = 128, dropout: float = 0.0):
+        super().__init__(dim, n_classes)
+        widths = [int(w) for w in widths]
+        self._hparams = {"widths": widths, "emb_dim": int(emb_dim), "dropout": float(dropout)}
+        self.emb_dim = emb_dim
+        self.time_mlp = nn.Sequential(nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.cond_emb = ConditionEmbedding(n_classes, emb_dim)
+        self.down = nn.ModuleList()
+        d = dim
+        for w in widths:
+            self.down.append(_Block(d, w, emb_dim, dropout))
+            d = w
+        self.up = nn.ModuleList()
+        for w_skip, w in zip(reversed(widths[:-1]), reversed(widths[:-1])):
+            self.up.append(_Block(d + w_skip, w, emb_dim, dropout))
+            d = w
+        self.out = nn.Linear(d, dim)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x, t, cond=None):
+        emb = self.time_mlp(timestep_embedding(t, self.emb_dim))  # (N, E)
+        c = self.cond_emb(cond, x.shape[0], x.device)
+        if c is not None:
+            emb = emb + c
+        emb = nn.functional.silu(emb)
+        h = x
+        skips = []
+        for blk in self.down:
+            h = blk(h, emb)  # (N, w)
+            skips.append(h)
+        skips.pop()  # the bottleneck is not its own skip
+        for blk in self.up:
+            h = blk(torch.cat([h, skips.pop()], dim=-1), emb)
+        return self.out(h)  # (N, dim)

@@ -1,0 +1,474 @@
+"""The user-facing model: a trained checkpoint that generates cells and trajectories.
+
+Data flow: condition request → noise in the diffusion space → sampler with guidance
+(classifier or classifier-free) → decoder samples (counts or log-normalized values) → AnnData.
+The diffusion space is the autoencoder's standardised latent code with the log library size
+appended (count models), or, for ``space='gene'``, the standardised log-normalized gene vector.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import torch
+
+from . import __version__
+from .autoencoder import Autoencoder
+from .backbones import build_backbone
+from .checkpoint import CONFIG_NAME, load_checkpoint, save_checkpoint
+from .data import lognormalize
+from .diffusion import GaussianDiffusion, make_sampler, run_sampler
+from .embedding import ReferenceMap
+from .errors import ScdiffError
+from .guidance import NoiseClassifier, classifier_free, classifier_guided
+
+ProgressFn = Callable[[int, int], None]
+MAX_CELLS = 100_000
+GUIDANCE_MODES = ("classifier", "free")
+ANY = "any"
+
+
+def _load_module(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], prefix: str) -> None:
+    sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    module.load_state_dict(sd, strict=True)
+    module.eval()
+
+
+class SCDiffModel:
+    """A trained scdiff model.
+
+    Build one with :func:`scdiff_core.training.train` or load one with :meth:`load`.
+    Every network is in eval mode and read-only after construction, so one instance may be
+    shared between threads (the app keeps one per checkpoint); all randomness comes from
+    per-call generators seeded by ``seed``.
+    """
+
+    def __init__(self, config: dict, autoencoder: Autoencoder | None, denoiser: torch.nn.Module,
+                 classifiers: Mapping[str, NoiseClassifier], stats: Mapping[str, np.ndarray],
+                 reference: Mapping[str, np.ndarray] | None = None, path: str | Path | None = None):
+        self.config = config
+        self.autoencoder = autoencoder
+        self.denoiser = denoiser.eval()
+        self.classifiers = {k: c.eval() for k, c in classifiers.items()}
+        self.stats = {k: np.asarray(v, dtype=np.float32) for k, v in stats.items()}
+        self.reference = dict(reference) if reference is not None else {}
+        self.path = Path(path) if path is not None else None
+        d = config["diffusion"]
+        self.diffusion = GaussianDiffusion.from_config(d["schedule"], d["timesteps"])
+        self._refmap: ReferenceMap | None = None
+        for m in [self.denoiser, *self.classifiers.values()] + ([autoencoder] if autoencoder else []):
+            for p in m.parameters():
+                p.requires_grad_(False)
+
+    # ------------------------------------------------------------------ description
+    @property
+    def conditions(self) -> list[str]:
+        return list(self.config["conditions"])
+
+    @property
+    def vocab(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self.config["vocab"].items()}
+
+    @property
+    def genes(self) -> list[str]:
+        return list(self.config["genes"])
+
+    @property
+    def kind(self) -> str:
+        return self.config["data"]["kind"]
+
+    @property
+    def space(self) -> str:
+        return self.config.get("space", "latent")
+
+    @property
+    def n_classes(self) -> list[int]:
+        return [len(self.config["vocab"][c]) for c in self.conditions]
+
+    def seen_combinations(self) -> set[tuple[str, ...]]:
+        """Combinations of condition values present among the training cells."""
+        return {tuple(c) for c in self.config.get("combinations", [])}
+
+    def is_seen(self, conditions: Mapping[str, str | None]) -> bool:
+        """True if every training combination matching the given (non-any) values exists."""
+        req = [(i, v) for i, c in enumerate(self.conditions) if (v := conditions.get(c)) not in (None, ANY)]
+        return any(all(combo[i] == v for i, v in req) for combo in self.seen_combinations())
+
+    def summary(self) -> dict:
+        c = self.config
+        return {"dataset": c["data"].get("source"), "cells_train": len(c["split"]["train"]),
+                "genes": len(c["genes"]), "kind": c["data"]["kind"], "likelihood": c.get("autoencoder", {}).get("likelihood"),
+                "space": self.space, "backbone": c["backbone"]["name"],
+                "backbone_parameters": sum(p.numel() for p in self.denoiser.parameters()),
+                "conditions": {k: c["counts"][k] for k in self.conditions}}
+
+    # ------------------------------------------------------------------ spaces
+    def to_space(self, X_lognorm: np.ndarray, library: np.ndarray | None = None) -> np.ndarray:
+        """Cells (log-normalized, and library sizes for count models) -> standardised diffusion vectors."""
+        X = torch.as_tensor(np.asarray(X_lognorm, dtype=np.float32))
+        if self.space == "gene":
+            return ((X.numpy() - self.stats["gene_mean"]) / self.stats["gene_std"]).astype(np.float32)
+        with torch.no_grad():
+            z = self.autoencoder.encode(X).numpy()
+        v = (z - self.stats["latent_mean"]) / self.stats["latent_std"]
+        if self.autoencoder.is_count_model:
+            if library is None:
+                raise ValueError("count models need library sizes")
+            ll = (np.log(np.asarray(library, dtype=np.float32)) - self.stats["loglib_mean"]) / self.stats["loglib_std"]
+            v = np.concatenate([v, ll[:, None]], axis=1)
+        return v.astype(np.float32)
+
+    def from_space(self, v: torch.Tensor, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """Diffusion vectors -> (log-normalized X, counts or None), sampled from the decoder."""
+        v = v.detach().float()
+        if self.space == "gene":
+            x = v.numpy() * self.stats["gene_std"] + self.stats["gene_mean"]
+            return np.clip(x, 0, None).astype(np.float32), None
+        ae = self.autoencoder
+        d = ae.latent_dim
+        z = v[:, :d] * torch.from_numpy(self.stats["latent_std"]) + torch.from_numpy(self.stats["latent_mean"])
+        with torch.no_grad():
+            if ae.is_count_model:
+                loglib = v[:, d] * float(self.stats["loglib_std"][0]) + float(self.stats["loglib_mean"][0])
+                lo, hi = self.stats["loglib_range"]
+                library = torch.exp(loglib.clamp(float(lo), float(hi)))
+                counts = ae.sample(ae.decode(z, library), rng)
+                return lognormalize(counts), counts
+            return ae.sample(ae.decode(z), rng), None
+
+    # ------------------------------------------------------------------ requests
+    def _check_conditions(self, conditions: Mapping[str, str | None]) -> dict[str, str | None]:
+        out = {}
+        for col, val in conditions.items():
+            if col not in self.conditions:
+                raise ScdiffError(f"This model has no condition column {col!r}. Its columns are: "
+                                  f"{', '.join(self.conditions)}.")
+            if val is None or val == ANY:
+                out[col] = None
+                continue
+            val = str(val)
+            if val not in self.config["vocab"][col]:
+                raise ScdiffError(f"{val!r} is not a value of {col!r}. Choose one of: "
+                                  f"{', '.join(self.config['vocab'][col])} (or 'any').")
+            out[col] = val
+        return {c: out.get(c) for c in self.conditions}
+
+    def _scales(self, scales: Mapping[str, float] | float | None, guidance: str) -> dict[str, float]:
+        default = self.config["guidance_defaults"][guidance]
+        if scales is None:
+            return {c: float(default) for c in self.conditions}
+        if isinstance(scales, (int, float)):
+            return {c: float(scales) for c in self.conditions}
+        for c in scales:
+            if c not in self.conditions:
+                raise ScdiffError(f"Guidance scale given for {c!r}, which is not a condition of this model "
+                                  f"({', '.join(self.conditions)}).")
+        out = {c: float(scales.get(c, default)) for c in self.conditions}
+        for c, s in out.items():
+            if not np.isfinite(s) or abs(s) > 50:
+                raise ScdiffError(f"Guidance scale for {c!r} must be a number between -50 and 50, got {s}.")
+        return out
+
+    @staticmethod
+    def _check_sampling(n_cells: int, sampler: str, steps: int, guidance: str) -> None:
+        if not isinstance(n_cells, (int, np.integer)) or not 1 <= n_cells <= MAX_CELLS:
+            raise ScdiffError(f"Number of cells must be a whole number from 1 to {MAX_CELLS:,}, got {n_cells!r}.")
+        if sampler not in ("ddim", "ddpm"):
+            raise ScdiffError(f"Unknown sampler {sampler!r}: use 'ddim' (fast, 20–100 steps) or 'ddpm' (1,000 steps).")
+        if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 1000:
+            raise ScdiffError(f"Steps must be a whole number from 1 to 1000, got {steps!r}.")
+        if guidance not in GUIDANCE_MODES:
+            raise ScdiffError(f"Unknown guidance {guidance!r}: use 'classifier' or 'free' (classifier-free).")
+
+    # ------------------------------------------------------------------ sampling core
+    def _eps_fn(self, targets: Sequence[torch.Tensor | None], scales: Sequence[float], guidance: str):
+        """ε̂(x_t, t) with the requested guidance; targets[k]: (N, C_k) class weights or None."""
+        if guidance == "free":
+            return classifier_free(self.denoiser, targets, self.n_classes, scales)
+        null = torch.tensor(self.n_classes, dtype=torch.long)
+
+        def uncond(x, t):
+            return self.denoiser(x, t, null.expand(x.shape[0], -1))
+
+        cols = [(self.classifiers[c], y, s) for c, y, s in zip(self.conditions, targets, scales) if y is not None]
+        if not cols:
+            return uncond
+        t_max = self.config["guidance_defaults"].get("classifier_t_max")
+        return classifier_guided(uncond, self.diffusion, [c for c, _, _ in cols], [y for _, y, _ in cols],
+                                 [s for _, _, s in cols], t_max=t_max)
+
+    def _denoise(self, x: torch.Tensor, targets, scales, guidance: str, sampler: str, steps: int, eta: float,
+                 t_max: int | None, generator: torch.Generator, progress: ProgressFn | None,
+                 batch_size: int = 4096) -> torch.Tensor:
+        smp = make_sampler(sampler, self.diffusion, steps if sampler == "ddim" else
+                           min(steps, (t_max or self.diffusion.num_timesteps - 1) + 1), eta=eta, t_max=t_max)
+        outs = []
+        n = x.shape[0]
+        n_batches = (n + batch_size - 1) // batch_size
+        total = len(smp.timesteps) * n_batches
+        for b in range(n_batches):
+            sl = slice(b * batch_size, (b + 1) * batch_size)
+            tg = [None if y is None else y[sl] for y in targets]
+            eps_fn = self._eps_fn(tg, scales, guidance)
+            prog = None if progress is None else (lambda i, tot, b=b: progress(b * len(smp.timesteps) + i, total))
+            with torch.no_grad():
+                outs.append(run_sampler(smp, eps_fn, x[sl], generator=generator, progress=prog))
+        return torch.cat(outs, 0)
+
+    def _one_hot(self, col: str, values: Sequence[str | None]) -> torch.Tensor | None:
+        if all(v is None for v in values):
+            return None
+        vocab = self.config["vocab"][col]
+        y = torch.zeros(len(values), len(vocab))
+        for i, v in enumerate(values):
+            if v is not None:
+                y[i, vocab.index(v)] = 1.0
+        return y
+
+    # ------------------------------------------------------------------ public API
+    def generate(self, conditions: Mapping[str, str | None] | Sequence[tuple[Mapping[str, str | None], int]],
+                 n_cells: int | None = None, *, guidance: str = "free",
+                 scales: Mapping[str, float] | float | None = None, sampler: str = "ddim", steps: int = 50,
+                 eta: float = 0.0, seed: int = 0, progress: ProgressFn | None = None) -> ad.AnnData:
+        """Generate cells for a combination of conditions.
+
+        Parameters
+        ----------
+        conditions
+            ``{column: value}``; a missing column, ``None`` or ``"any"`` leaves it unguided. Or a
+            list of ``(conditions, n_cells)`` pairs to generate several groups in one pass.
+        n_cells
+            Number of cells (when ``conditions`` is a single mapping).
+        guidance
+            ``"free"`` (classifier-free: ε∅ + Σ w_k(ε_k − ε∅)) or ``"classifier"`` (noise-aware
+            classifiers' gradients, Σ s_k ∇log p_k).
+        scales
+            Guidance strength per column (or one number for all); defaults from the checkpoint.
+        sampler, steps, eta
+            ``ddim`` with any number of steps (η = 0 deterministic, η = 1 stochastic) or ``ddpm``.
+        seed
+            Same seed, same cells.
+        progress
+            ``progress(step, total)`` after each denoising step.
+
+        Returns
+        -------
+        AnnData with X log-normalized over :attr:`genes`, ``layers['counts']`` for count models,
+        obs = requested conditions, ``obsm['X_umap_ref']`` (projection onto the reference map)
+        and provenance in ``uns['scdiff']``.
+        """
+        if isinstance(conditions, Mapping):
+            groups = [(conditions, n_cells)]
+        else:
+            groups = list(conditions)
+        if not groups:
+            raise ScdiffError("Nothing to generate: give at least one condition group.")
+        self._check_sampling(1, sampler, steps, guidance)
+        checked = []
+        for cond, n in groups:
+            self._check_sampling(n, sampler, steps, guidance)
+            checked.append((self._check_conditions(cond), int(n)))
+        total = sum(n for _, n in checked)
+        if total > MAX_CELLS:
+            raise ScdiffError(f"At most {MAX_CELLS:,} cells per request; asked for {total:,}.")
+        sc = self._scales(scales, guidance)
+        t0 = time.perf_counter()
+        per_cell = {c: [cond[c] for cond, n in checked for _ in range(n)] for c in self.conditions}
+        targets = [self._one_hot(c, per_cell[c]) for c in self.conditions]
+        g = torch.Generator().manual_seed(int(seed))
+        x = torch.randn(total, self.config["space_dim"], generator=g)
+        v = self._denoise(x, targets, [sc[c] for c in self.conditions], guidance, sampler, steps, eta, None, g, progress)
+        rng = np.random.default_rng(int(seed))
+        X, counts = self.from_space(v, rng)
+        obs = pd.DataFrame({c: [ANY if v_ is None else v_ for v_ in per_cell[c]] for c in self.conditions})
+        prov = {"guidance": guidance, "sampler": sampler, "steps": int(steps), "eta": float(eta),
+                "scales": sc, "seed": int(seed), "seconds": time.perf_counter() - t0,
+                "groups": [{"conditions": {c: (v_ or ANY) for c, v_ in cond.items()}, "n_cells": n}
+                           for cond, n in checked]}
+        return self._to_anndata(X, counts, obs, prov, kind="generate")
+
+    def trajectory(self, column: str, start: str, end: str, *, n_points: int = 10, cells_per_point: int = 100,
+                   t_start: float = 0.6, scale: float | None = None, guidance: str = "classifier",
+                   start_cells: str = "reference", sampler: str = "ddim", steps: int = 50, eta: float = 0.0,
+                   fixed: Mapping[str, str | None] | None = None, seed: int = 0,
+                   progress: ProgressFn | None = None) -> ad.AnnData:
+        """Gradient Interpolation from state ``start`` to state ``end`` of ``column``.
+
+        Start cells of ``start`` (real training cells from the checkpoint's reference when
+        ``start_cells='reference'``, or freshly generated ones with ``'generated'``) are encoded,
+        noised to ``t_start``·T and denoised *from there* guided by
+        (1−λ)∇log p(start|x_t) + λ∇log p(end|x_t) (classifier) or by the interpolated condition
+        weights (free), for λ on ``n_points`` evenly spaced values in [0, 1]. The same start
+        cells and noise are used for every λ, so the path is continuous. Each output cell carries
+        its ``lambda`` in obs.
+        """
+        if column not in self.conditions:
+            raise ScdiffError(f"This model has no condition column {column!r}. Its columns are: "
+                              f"{', '.join(self.conditions)}.")
+        vocab = self.config["vocab"][column]
+        for v_ in (start, end):
+            if v_ not in vocab:
+                raise ScdiffError(f"{v_!r} is not a value of {column!r}. Choose from: {', '.join(vocab)}.")
+        if start == end:
+            raise ScdiffError("Start and end states are the same; pick two different values.")
+        if not isinstance(n_points, (int, np.integer)) or not 2 <= n_points <= 100:
+            raise ScdiffError(f"Number of points must be between 2 and 100, got {n_points!r}.")
+        if not isinstance(cells_per_point, (int, np.integer)) or cells_per_point < 1:
+            raise ScdiffError(f"Cells per point must be a positive whole number, got {cells_per_point!r}.")
+        self._check_sampling(int(n_points * cells_per_point), sampler, steps, guidance)
+        if not 0.0 < float(t_start) <= 1.0:
+            raise ScdiffError(f"t_start is the fraction of the noise schedule to go back to, in (0, 1]; got {t_start}.")
+        if start_cells not in ("reference", "generated"):
+            raise ScdiffError("start_cells must be 'reference' (real training cells) or 'generated'.")
+        fixed = self._check_conditions(fixed or {})
+        if fixed.get(column) is not None:
+            raise ScdiffError(f"{column!r} is the interpolated column; do not also fix it.")
+        if scale is None:
+            scale = self.config["guidance_defaults"]["trajectory_" + guidance]
+        t0 = time.perf_counter()
+        M, K = int(cells_per_point), int(n_points)
+        g = torch.Generator().manual_seed(int(seed))
+        rng = np.random.default_rng(int(seed))
+        # start cells x_0 of state A, in the diffusion space: (M, D)
+        x0 = self._start_cells(column, start, M, start_cells, guidance, rng, seed)
+        T = self.diffusion.num_timesteps
+        t_s = int(round(float(t_start) * (T - 1)))
+        noise = torch.randn(M, x0.shape[1], generator=g)
+        x_t = self.diffusion.q_sample(x0, torch.full((M,), t_s, dtype=torch.long), noise)  # (M, D)
+        lambdas = np.linspace(0.0, 1.0, K)
+        x = x_t.repeat(K, 1)  # (K·M, D): the same noised cells for every λ
+        lam = torch.tensor(np.repeat(lambdas, M), dtype=torch.float32)
+        a, b = vocab.index(start), vocab.index(end)
+        targets = []
+        for c in self.conditions:
+            if c == column:
+                y = torch.zeros(K * M, len(vocab))
+                y[:, a] = 1 - lam
+                y[:, b] += lam
+                targets.append(y)
+            else:
+                targets.append(self._one_hot(c, [fixed[c]] * (K * M)))
+        sc = [float(scale) if (c == column or fixed.get(c) is not None) else 0.0 for c in self.conditions]
+        v = self._denoise(x, targets, sc, guidance, sampler, steps, eta, t_s, g, progress)
+        X, counts = self.from_space(v, rng)
+        obs = pd.DataFrame({"lambda": np.repeat(lambdas, M).astype(np.float32),
+                            "point": np.repeat(np.arange(K), M), "start_cell": np.tile(np.arange(M), K)})
+        obs[column] = [f"{start}→{end}"] * (K * M)
+        for c in self.conditions:
+            if c != column:
+                obs[c] = fixed[c] or ANY
+        prov = {"guidance": guidance, "sampler": sampler, "steps": int(steps), "eta": float(eta),
+                "scale": float(scale), "seed": int(seed), "column": column, "start": start, "end": end,
+                "n_points": K, "cells_per_point": M, "t_start": float(t_start), "start_cells": start_cells,
+                "seconds": time.perf_counter() - t0}
+        return self._to_anndata(X, counts, obs, prov, kind="trajectory")
+
+    def _start_cells(self, column, value, n, how, guidance, rng, seed) -> torch.Tensor:
+        if how == "reference" and "space" in self.reference:
+            codes = self.reference[f"label_{column}"]
+            idx = np.flatnonzero(codes == self.config["vocab"][column].index(value))
+            if len(idx) == 0:
+                raise ScdiffError(f"No training cells of {column}={value!r} are stored in this checkpoint; "
+                                  f"use start_cells='generated'.")
+            pick = rng.choice(idx, size=n, replace=n > len(idx))
+            return torch.from_numpy(self.reference["space"][pick].astype(np.float32))
+        g = torch.Generator().manual_seed(int(seed) + 1)
+        x = torch.randn(n, self.config["space_dim"], generator=g)
+        targets = [self._one_hot(c, [value if c == column else None] * n) for c in self.conditions]
+        sc = self._scales(None, guidance)
+        return self._denoise(x, targets, [sc[c] for c in self.conditions], guidance, "ddim", 50, 0.0, None, g, None)
+
+    # ------------------------------------------------------------------ output
+    @property
+    def reference_map(self) -> ReferenceMap | None:
+        if self._refmap is None and "umap" in self.reference:
+            r = self.reference
+            self._refmap = ReferenceMap(r["pca_mean"], r["pca_components"], r["pcs"], r["umap"])
+        return self._refmap
+
+    def checkpoint_hash(self) -> str | None:
+        if self.path is None or not (self.path / CONFIG_NAME).exists():
+            return None
+        return hashlib.sha256((self.path / CONFIG_NAME).read_bytes()).hexdigest()
+
+    def _to_anndata(self, X, counts, obs, prov, kind) -> ad.AnnData:
+        obs.index = [f"gen{i}" for i in range(len(obs))]
+        for c in obs.columns:
+            if obs[c].dtype == object:
+                obs[c] = obs[c].astype("category")
+        adata = ad.AnnData(X=np.asarray(X, dtype=np.float32), obs=obs,
+                           var=pd.DataFrame(index=pd.Index(self.genes, name="gene")))
+        if counts is not None:
+            adata.layers["counts"] = counts.astype(np.float32)
+        rm = self.reference_map
+        if rm is not None:
+            adata.obsm["X_umap_ref"] = rm.project(adata.X)
+        prov = dict(prov, kind=kind, checkpoint=str(self.path) if self.path else "",
+                    checkpoint_sha256=self.checkpoint_hash() or "", scdiff_version=__version__,
+                    dataset=str(self.config["data"].get("source", "")), space=self.space,
+                    backbone=self.config["backbone"]["name"])
+        adata.uns["scdiff"] = _h5_safe(prov)
+        return adata
+
+    # ------------------------------------------------------------------ persistence
+    def state_tensors(self) -> dict[str, dict[str, torch.Tensor]]:
+        w = {"denoiser": {f"denoiser.{k}": v for k, v in self.denoiser.state_dict().items()},
+             "stats": {k: torch.from_numpy(np.atleast_1d(v)) for k, v in self.stats.items()}}
+        if self.autoencoder is not None:
+            w["autoencoder"] = {f"ae.{k}": v for k, v in self.autoencoder.state_dict().items()}
+        if self.classifiers:
+            w["classifiers"] = {f"{c}.{k}": v for c, m in self.classifiers.items() for k, v in m.state_dict().items()}
+        if self.reference:
+            w["reference"] = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.reference.items()}
+        return w
+
+    def save(self, path: str | Path) -> Path:
+        self.path = save_checkpoint(path, self.config, self.state_tensors())
+        return self.path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SCDiffModel":
+        """Load a checkpoint folder (hashes and schema checked; nothing unpickled)."""
+        from .errors import CheckpointError
+
+        cfg, w = load_checkpoint(path)
+        try:
+            ae = None
+            if "autoencoder" in cfg:
+                ae = Autoencoder(**cfg["autoencoder"])
+                _load_module(ae, w["autoencoder"], "ae.")
+            bb = cfg["backbone"]
+            den = build_backbone(bb["name"], cfg["space_dim"], [len(cfg["vocab"][c]) for c in cfg["conditions"]],
+                                 **bb["hparams"])
+            _load_module(den, w["denoiser"], "denoiser.")
+            clfs = {}
+            for c, hp in cfg.get("classifiers", {}).items():
+                m = NoiseClassifier(**hp)
+                _load_module(m, w["classifiers"], f"{c}.")
+                clfs[c] = m
+            stats = {k: v.numpy() for k, v in w["stats"].items()}
+            ref = {k: v.numpy() for k, v in w.get("reference", {}).items()}
+        except (KeyError, RuntimeError, TypeError) as e:
+            raise CheckpointError(f"{path} does not fit this version of scdiff ({type(e).__name__}: {e}). "
+                                  f"Re-train the model with this version.") from e
+        return cls(cfg, ae, den, clfs, stats, ref, path=path)
+
+
+def _h5_safe(obj):
+    """Make a provenance dict storable in .h5ad (no None, no nested lists of dicts)."""
+    if isinstance(obj, dict):
+        return {str(k): _h5_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        if all(isinstance(x, (int, float, str, np.number)) for x in obj) and obj:
+            return np.asarray(obj)
+        return {str(i): _h5_safe(x) for i, x in enumerate(obj)}
+    if obj is None:
+        return "none"
+    if isinstance(obj, (np.floating, float)):
+        return float(obj)
+    return obj
