@@ -1,0 +1,86 @@
+"""Quality of a checkpoint against its held-out test cells (GUIDE.md §3), with the control row
+and the trivial Gaussian-per-label generator as reference rows.
+
+    python benchmarks/quality.py --checkpoint checkpoints/paul15 [--guidance free] [--steps 50]
+
+Generates, for every label with test cells, as many cells as the test set holds (and 200 cells of
+each label named by --rare), evaluates them, and writes benchmarks/results/quality_<name>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import machine, save_json, set_threads  # noqa: E402
+
+
+def run(checkpoint: str, guidance: str = "free", sampler: str = "ddim", steps: int = 50, scale: float | None = None,
+        seed: int = 0, rare: list[str] | None = None, name: str | None = None, baseline: bool = True) -> dict:
+    import numpy as np
+
+    from scdiff_core.evaluation import HeldOut
+    from scdiff_core.metrics import gaussian_baseline
+    from scdiff_core.model import SCDiffModel
+
+    model = SCDiffModel.load(checkpoint)
+    held = HeldOut(model)
+    key = held.label_key
+    counts = held.test_counts()
+    groups = [({key: lab}, n) for lab, n in counts.items()]
+    t0 = time.perf_counter()
+    gen = model.generate(groups, guidance=guidance, sampler=sampler, steps=steps, seed=seed,
+                         scales=None if scale is None else {key: scale})
+    t_gen = time.perf_counter() - t0
+    rep = held.evaluate(gen, seed=seed)
+    out = {"checkpoint": checkpoint, "guidance": guidance, "sampler": sampler, "steps": steps, "seed": seed,
+           "scale": scale, "n_generated": gen.n_obs, "generate_seconds": t_gen, "report": rep.to_dict(),
+           "machine": machine()}
+    # zeros: fraction of zeros per gene, generated vs test (global)
+    Xg, Xt = np.asarray(gen.X), np.asarray(held.test.X)
+    out["zeros"] = {"gen": float((Xg == 0).mean()), "test": float((Xt == 0).mean()),
+                    "per_gene_abs_gap": float(np.abs((Xg == 0).mean(0) - (Xt == 0).mean(0)).mean())}
+    if baseline:
+        gb = gaussian_baseline(held.train, key, counts, seed=seed)
+        out["gaussian"] = held.evaluate(gb, seed=seed).to_dict()
+    for lab in rare or []:
+        g = model.generate({key: lab}, 200, guidance=guidance, sampler=sampler, steps=steps, seed=seed,
+                           scales=None if scale is None else {key: scale})
+        r = held.evaluate(g, seed=seed)
+        out.setdefault("rare", {})[lab] = {"report": r.to_dict(), "test_cells": counts.get(lab, 0),
+                                           "train_cells": int(sum(held.train.obs[key].astype(str) == lab))}
+    save_json(name or f"quality_{Path(checkpoint).name}_{guidance}", out)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--guidance", default="free", choices=["free", "classifier"])
+    ap.add_argument("--sampler", default="ddim")
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--scale", type=float)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rare", action="append", help="a rare label to report separately with 200 cells")
+    ap.add_argument("--name")
+    ap.add_argument("--no-baseline", action="store_true")
+    a = ap.parse_args()
+    set_threads(2)
+    out = run(a.checkpoint, a.guidance, a.sampler, a.steps, a.scale, a.seed, a.rare, a.name, not a.no_baseline)
+    import pandas as pd
+
+    from scdiff_core.metrics import EvaluationReport
+
+    rep = EvaluationReport.from_dict(out["report"])
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        print(rep.table.round(3).to_string(index=False))
+        if "gaussian" in out:
+            print("gaussian baseline:")
+            print(EvaluationReport.from_dict(out["gaussian"]).summary().round(3).to_string(index=False))
+    print("zeros", out["zeros"], "generate seconds", round(out["generate_seconds"], 2))
+
+
+if __name__ == "__main__":
+    main()

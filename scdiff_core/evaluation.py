@@ -1,0 +1,76 @@
+"""Evaluate generated cells against a checkpoint's held-out real cells (GUIDE.md §3).
+
+The checkpoint records its dataset, preprocessing and the train/validation/test split by cell
+id; the data are re-read and re-prepared the same way, the PCA is fitted on training cells only,
+and the validation cells (never used to fit anything) serve as the real-vs-real control row.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+
+from .data import load_prepared
+from .errors import ScdiffError
+from .metrics import EvaluationReport, ReferenceSpace, evaluate
+
+
+class HeldOut:
+    """The real cells of a checkpoint's split: ``train``, ``val`` (control) and ``test``."""
+
+    def __init__(self, model, data: str | None = None, paul15_path: str | None = None):
+        cfg = model.config
+        pre = cfg["data"]["preprocessing"]
+        src = data or (pre.get("source") or {}).get("path") or (pre.get("source") or {}).get("source")
+        if src is None:
+            raise ScdiffError("The checkpoint does not record where its data came from; pass --data PATH.")
+        if data is None and src and not Path(str(src)).exists() and src not in ("pbmc68k", "paul15"):
+            src = (pre.get("source") or {}).get("source")
+        prep = load_prepared(src, model.conditions, layer=pre.get("layer"), use_raw=bool(pre.get("use_raw")),
+                             paul15_path=paul15_path, genes=model.genes)
+        a = prep.adata
+        missing = [c for s in ("train", "val", "test") for c in cfg["split"][s][:1] if c not in a.obs_names]
+        if missing:
+            raise ScdiffError(f"The data at {src} does not contain the checkpoint's cells (e.g. {missing[0]!r}); "
+                              f"pass the dataset the model was trained on with --data.")
+        self.train = a[cfg["split"]["train"]].copy()
+        self.val = a[cfg["split"]["val"]].copy()
+        self.test = a[cfg["split"]["test"]].copy()
+        self.label_key = model.conditions[0] if model.conditions else None
+        self.phase_key = "phase" if "phase" in model.conditions else None
+        self._ref: ReferenceSpace | None = None
+
+    @property
+    def reference(self) -> ReferenceSpace:
+        if self._ref is None:
+            self._ref = ReferenceSpace(self.train, self.label_key)
+        return self._ref
+
+    def evaluate(self, generated: ad.AnnData, *, label_key: str | None = None, per_label: bool = True,
+                 seed: int = 0) -> EvaluationReport:
+        key = label_key or self.label_key
+        if key is not None and key not in generated.obs:
+            raise ScdiffError(f"The generated cells have no {key!r} column in obs; generate with that condition "
+                              f"or pass --label-key.")
+        phase = self.phase_key if (self.phase_key and self.phase_key in generated.obs
+                                   and (generated.obs[self.phase_key].astype(str) != "any").any()) else None
+        gen = generated
+        if key is not None:
+            gen = generated[generated.obs[key].astype(str) != "any"].copy()
+            if gen.n_obs == 0:
+                raise ScdiffError(f"None of the generated cells has a {key!r} value (all 'any'); label-based "
+                                  f"metrics need cells generated for specific {key} values.")
+        return evaluate(gen, train=self.train, test=self.test, control=self.val, label_key=key, phase_key=phase,
+                        seed=seed, reference=self.reference if key == self.label_key else None,
+                        per_label=per_label)
+
+    def test_counts(self, key: str | None = None) -> dict[str, int]:
+        key = key or self.label_key
+        vc = self.test.obs[key].astype(str).value_counts()
+        return {k: int(v) for k, v in vc.items() if v > 0}
+
+
+def evaluate_generated(model, generated: ad.AnnData, *, data: str | None = None, seed: int = 0) -> EvaluationReport:
+    """One-call evaluation of a generated AnnData against ``model``'s held-out test cells."""
+    return HeldOut(model, data).evaluate(generated, seed=seed)

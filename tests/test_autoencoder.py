@@ -1,0 +1,71 @@
+"""Decoder likelihoods against scipy, and samples whose moments match the model."""
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from scdiff_core.autoencoder import Autoencoder, nb_log_prob, zinb_log_prob
+
+
+def test_nb_log_prob_matches_scipy():
+    x = torch.tensor([0.0, 1.0, 5.0, 20.0])
+    mu, theta = torch.tensor([0.5, 2.0, 4.0, 10.0]), torch.tensor([0.3, 1.0, 5.0, 2.0])
+    p = theta / (theta + mu)
+    expect = stats.nbinom.logpmf(x.numpy(), theta.numpy(), p.numpy())
+    assert np.allclose(nb_log_prob(x, mu, theta).numpy(), expect, atol=1e-4)
+
+
+def test_zinb_reduces_to_nb_and_adds_zero_mass():
+    x = torch.tensor([0.0, 3.0])
+    mu, theta = torch.tensor([2.0, 2.0]), torch.tensor([1.0, 1.0])
+    very_negative = torch.tensor([-30.0, -30.0])
+    assert torch.allclose(zinb_log_prob(x, mu, theta, very_negative), nb_log_prob(x, mu, theta), atol=1e-4)
+    pi = torch.tensor([0.0, 0.0])  # P(extra zero) = 0.5
+    p0_nb = nb_log_prob(torch.tensor([0.0]), mu[:1], theta[:1]).exp()
+    assert zinb_log_prob(x, mu, theta, pi)[0].exp().item() == pytest.approx(0.5 + 0.5 * p0_nb.item(), rel=1e-4)
+
+
+@pytest.mark.parametrize("lik", ["nb", "zinb", "hurdle"])
+def test_shapes_and_no_batch_dependence(lik):
+    torch.manual_seed(0)
+    ae = Autoencoder(12, 4, (16,), lik).eval()
+    x = torch.rand(10, 12)
+    z = ae.encode(x)
+    assert z.shape == (10, 4)
+    lib = torch.full((10,), 100.0) if ae.is_count_model else None
+    params = ae.decode(z, lib)
+    assert params["mu"].shape == (10, 12)
+    # one cell encoded alone = the same cell encoded in a batch (no BatchNorm)
+    assert torch.allclose(ae.encode(x[:1]), z[:1], atol=1e-6)
+    target = torch.poisson(torch.rand(10, 12) * 3) if ae.is_count_model else x
+    assert ae.nll(params, target).shape == (10,)
+
+
+def test_nb_samples_match_mean_variance_and_library():
+    ae = Autoencoder(5, 2, (8,), "nb").eval()
+    with torch.no_grad():
+        ae.log_theta.fill_(np.log(2.0))
+        params = ae.decode(torch.zeros(20000, 2), torch.full((20000,), 50.0))
+    x = ae.sample(params, np.random.default_rng(0))
+    mu = params["mu"][0].numpy()
+    assert np.allclose(x.mean(0), mu, rtol=0.05)
+    assert np.allclose(x.var(0), mu + mu**2 / 2.0, rtol=0.1)  # NB variance μ + μ²/θ
+    assert x.sum(1).mean() == pytest.approx(50.0, rel=0.02)  # library size respected
+    assert np.all(x == np.round(x))
+
+
+def test_hurdle_samples_zero_rate_and_floor():
+    ae = Autoencoder(3, 2, (8,), "hurdle").eval()
+    with torch.no_grad():
+        ae.floor.copy_(torch.tensor([0.5, 0.5, 0.5]))
+        params = ae.decode(torch.zeros(20000, 2))
+        params["nonzero_logits"] = torch.zeros_like(params["nonzero_logits"])  # P(non-zero) = 0.5
+    x = ae.sample(params, np.random.default_rng(0))
+    assert (x == 0).mean() == pytest.approx(0.5, abs=0.02)
+    assert x[x > 0].min() >= 0.5 - 1e-6
+    assert np.isfinite(ae.nll(params, torch.from_numpy(x)).numpy()).all()
+
+
+def test_bad_likelihood():
+    with pytest.raises(ValueError, match="likelihood"):
+        Autoencoder(3, 2, likelihood="mse")
