@@ -70,7 +70,7 @@ class Autoencoder(nn.Module):
     """
 
     def __init__(self, n_genes: int, latent_dim: int = 64, hidden: Sequence[int] = (512, 256),
-                 likelihood: str = "nb", dropout: float = 0.1):
+                 likelihood: str = "nb", dropout: float = 0.1, variational: bool = False):
         super().__init__()
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
@@ -79,6 +79,9 @@ class Autoencoder(nn.Module):
         self.dropout = float(dropout)
         self.encoder_body, d = _mlp(n_genes, self.hidden, dropout)
         self.encoder_out = nn.Linear(d, latent_dim)
+        self.variational = bool(variational)
+        if self.variational:  # q(z|x) = N(μ(x), σ²(x)) as in scVI; the code used downstream is μ
+            self.encoder_logvar = nn.Linear(d, latent_dim)
         self.decoder_body, d = _mlp(latent_dim, list(reversed(self.hidden)), dropout)
         self.dec_main = nn.Linear(d, n_genes)  # NB: softmax logits of ρ; hurdle: μ
         if likelihood in ("zinb", "hurdle"):
@@ -96,11 +99,16 @@ class Autoencoder(nn.Module):
 
     def hparams(self) -> dict:
         return {"n_genes": self.n_genes, "latent_dim": self.latent_dim, "hidden": self.hidden,
-                "likelihood": self.likelihood, "dropout": self.dropout}
+                "likelihood": self.likelihood, "dropout": self.dropout, "variational": self.variational}
 
     def encode(self, x_lognorm: torch.Tensor) -> torch.Tensor:
-        """(N, G) log-normalized -> (N, latent_dim)."""
+        """(N, G) log-normalized -> (N, latent_dim): the code (the posterior mean if variational)."""
         return self.encoder_out(self.encoder_body(x_lognorm))
+
+    def encode_posterior(self, x_lognorm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(μ, log σ²) of q(z|x); log σ² is None for a deterministic autoencoder."""
+        h = self.encoder_body(x_lognorm)
+        return self.encoder_out(h), (self.encoder_logvar(h).clamp(-12, 6) if self.variational else None)
 
     def decode(self, z: torch.Tensor, library: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Distribution parameters for each cell and gene.

@@ -60,13 +60,18 @@ def _tqdm_progress(desc: str):
     return cb
 
 
+def _check_out(out: str) -> Path:
+    """Check the output name before any work is done."""
+    if Path(out).suffix != ".h5ad":
+        raise _UsageError(f"--out must end in .h5ad, got {out!r}.")
+    return Path(out)
+
+
 def _write_h5ad(adata, out: str) -> None:
     """Write atomically: a temporary file next to the target, then rename."""
     import tempfile
 
-    out_p = Path(out)
-    if out_p.suffix != ".h5ad":
-        raise _UsageError(f"--out must end in .h5ad, got {out!r}.")
+    out_p = _check_out(out)
     out_p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out_p.name}.", suffix=".h5ad", dir=out_p.parent)
     os.close(fd)
@@ -122,6 +127,7 @@ def cmd_train(a) -> int:
 def cmd_generate(a) -> int:
     from .model import SCDiffModel
 
+    _check_out(a.out)
     model = SCDiffModel.load(a.checkpoint)
     conds = _kv(a.condition, "--condition")
     scales = {k: _float(v, "--scale") for k, v in _kv(a.scale, "--scale").items()}
@@ -136,6 +142,7 @@ def cmd_generate(a) -> int:
 def cmd_trajectory(a) -> int:
     from .model import SCDiffModel
 
+    _check_out(a.out)
     model = SCDiffModel.load(a.checkpoint)
     fixed = _kv(a.condition, "--condition")
     adata = model.trajectory(a.column, getattr(a, "from"), a.to, n_points=a.points, cells_per_point=a.cells_per_point,

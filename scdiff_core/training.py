@@ -51,6 +51,7 @@ class TrainConfig:
     ae_batch: int = 128
     ae_dropout: float = 0.1
     ae_latent_noise: float = 0.05       # noise on the code while training: a smoother decoder
+    ae_kl_weight: float = 0.0           # > 0: variational encoder with this weight on KL(q(z|x) ‖ N(0, I))
     # diffusion
     backbone: str = "mlp"
     backbone_hparams: dict = field(default_factory=dict)
@@ -236,7 +237,8 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
         if lik in ("nb", "zinb") and not counts:
             raise ScdiffError(f"likelihood {lik!r} needs raw counts, but this data is log-normalized; "
                               f"use 'hurdle' (the default for log-normalized data).")
-        ae = Autoencoder(len(prep.genes), cfg.latent_dim, cfg.ae_hidden, lik, cfg.ae_dropout)
+        ae = Autoencoder(len(prep.genes), cfg.latent_dim, cfg.ae_hidden, lik, cfg.ae_dropout,
+                         variational=cfg.ae_kl_weight > 0)
         if not ae.is_count_model:
             Xn = X_tr.numpy()
             floor = np.where((Xn > 0).any(0), np.where(Xn > 0, Xn, np.inf).min(0), 0.0)
@@ -256,11 +258,15 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
                 perm_holder[ep] = torch.randperm(n, generator=gen)
             idx = perm_holder[ep][b * cfg.ae_batch:(b + 1) * cfg.ae_batch]
             ae.train()
-            z = ae.encode(X_tr[idx])
-            if cfg.ae_latent_noise > 0:
+            z, logvar = ae.encode_posterior(X_tr[idx])
+            kl = 0.0
+            if logvar is not None:  # reparameterised sample and KL to N(0, I) (Kingma & Welling eq. 10)
+                kl = 0.5 * (z.pow(2) + logvar.exp() - 1 - logvar).sum(-1).mean()
+                z = z + (0.5 * logvar).exp() * torch.randn(z.shape, generator=gen)
+            elif cfg.ae_latent_noise > 0:
                 z = z + cfg.ae_latent_noise * z.detach().std(0, keepdim=True) * torch.randn(z.shape, generator=gen)
             params = ae.decode(z, lib_tr[idx] if counts else None)
-            loss = ae.nll(params, C_tr[idx] if counts else X_tr[idx]).mean()
+            loss = ae.nll(params, C_tr[idx] if counts else X_tr[idx]).mean() + cfg.ae_kl_weight * kl
             opt.zero_grad()
             loss.backward()
             opt.step()

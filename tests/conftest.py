@@ -22,10 +22,18 @@ def synthetic():
 
 
 @pytest.fixture(scope="session")
-def tiny_prep(synthetic):
-    from scdiff_core.data import prepare
+def synthetic_path(synthetic, tmp_path_factory):
+    """The synthetic data as an .h5ad file (so checkpoints record a source that can be re-read)."""
+    p = tmp_path_factory.mktemp("data") / "synthetic.h5ad"
+    synthetic.write_h5ad(p)
+    return p
 
-    return prepare(synthetic, ["cell_type", "phase"])
+
+@pytest.fixture(scope="session")
+def tiny_prep(synthetic_path):
+    from scdiff_core.data import load_prepared
+
+    return load_prepared(str(synthetic_path), ["cell_type", "phase"])
 
 
 @pytest.fixture(scope="session")

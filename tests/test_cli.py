@@ -1,0 +1,66 @@
+"""CLI smoke tests: each subcommand end to end on the tiny checkpoint, and clean errors."""
+import json
+import subprocess
+import sys
+
+import anndata as ad
+import pytest
+
+from scdiff_core.cli import main
+
+
+def test_help_teaches(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for word in ("train", "generate", "trajectory", "evaluate", "info", "examples"):
+        assert word in out
+
+
+def test_generate_info_trajectory(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "g.h5ad"
+    rc = main(["generate", "--checkpoint", str(tiny_model_dir), "--condition", "cell_type=A", "--condition", "phase=S",
+               "--scale", "cell_type=2", "--cells", "25", "--seed", "1", "--out", str(out)])
+    assert rc == 0
+    a = ad.read_h5ad(out)
+    assert a.n_obs == 25 and "counts" in a.layers and a.uns["scdiff"]["scales"]["cell_type"] == 2.0
+    assert main(["info", str(tiny_model_dir)]) == 0
+    assert "cell_type" in capsys.readouterr().out
+    tout = tmp_path / "t.h5ad"
+    assert main(["trajectory", "--checkpoint", str(tiny_model_dir), "--column", "cell_type", "--from", "A", "--to", "C",
+                 "--points", "3", "--cells-per-point", "5", "--out", str(tout)]) == 0
+    assert sorted(ad.read_h5ad(tout).obs["lambda"].unique()) == [0.0, 0.5, 1.0]
+
+
+def test_evaluate_writes_json(tiny_model_dir, tmp_path, monkeypatch):
+    import scdiff_core.metrics as M
+
+    monkeypatch.setattr(M, "rf_auroc", lambda a, b, seed=0: 0.5)
+    g = tmp_path / "g.h5ad"
+    assert main(["generate", "--checkpoint", str(tiny_model_dir), "--condition", "cell_type=B", "--cells", "30",
+                 "--out", str(g)]) == 0
+    rep = tmp_path / "r.json"
+    assert main(["evaluate", "--checkpoint", str(tiny_model_dir), "--generated", str(g), "--out", str(rep)]) == 0
+    d = json.loads(rep.read_text())
+    assert "table" in d and d["table"]
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["generate", "--checkpoint", "/nonexistent", "--cells", "5", "--out", "x.h5ad"], "No checkpoint folder"),
+    (["generate", "--checkpoint", "{ck}", "--condition", "cell_type", "--cells", "5", "--out", "{tmp}/x.h5ad"], "column=value"),
+    (["generate", "--checkpoint", "{ck}", "--condition", "cell_type=Q", "--cells", "5", "--out", "{tmp}/x.h5ad"], "not a value"),
+    (["generate", "--checkpoint", "{ck}", "--cells", "5", "--out", "{tmp}/x.csv"], "must end in .h5ad"),
+    (["evaluate", "--checkpoint", "{ck}", "--generated", "{tmp}/missing.h5ad"], "No file"),
+    (["train", "--data", "{tmp}/nothing.h5ad", "--conditions", "a", "--out", "{tmp}/o"], "nothing.h5ad"),
+])
+def test_errors_are_one_line(argv, msg, tiny_model_dir, tmp_path, capsys):
+    argv = [a.format(ck=tiny_model_dir, tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and msg in err and "Traceback" not in err
+    assert not (tmp_path / "x.h5ad").exists()
+
+
+def test_console_script_runs():
+    r = subprocess.run([sys.executable, "-m", "scdiff_core.cli", "info", "/nonexistent"], capture_output=True, text=True)
+    assert r.returncode == 2 and "error:" in r.stderr
