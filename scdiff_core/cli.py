@@ -97,6 +97,8 @@ def cmd_train(a) -> int:
     if a.config:
         overrides = json.loads(Path(a.config).read_text()) if Path(a.config).exists() else json.loads(a.config)
         cfg = TrainConfig.from_dict({**cfg.to_dict(), **overrides})
+    if a.exclude:
+        cfg.exclude = [_kv(x.split(","), "--exclude") for x in a.exclude]
     for name in ("ae_epochs", "diffusion_iters", "classifier_iters", "latent_dim"):
         if getattr(a, name) is not None:
             setattr(cfg, name, getattr(a, name))
@@ -245,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--diffusion-iters", type=int, help="denoiser training steps (default 20000)")
     t.add_argument("--classifier-iters", type=int, help="steps per classifier (default 4000)")
     t.add_argument("--latent-dim", type=int, help="size of the latent code (default 64)")
+    t.add_argument("--exclude", action="append", metavar="COL=V[,COL2=V2]",
+                   help="keep a combination out of training (its cells go to the test set), e.g. "
+                        "paul15_clusters=7MEP,phase=G2M to test generating an unseen combination; repeatable")
     t.add_argument("--config", help="JSON file or string of further TrainConfig options")
     t.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     t.add_argument("--restart", action="store_true", help="ignore any interrupted run in --out and start over")

@@ -41,15 +41,18 @@ class TrainConfig:
 
     seed: int = 0
     split: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    # combinations kept out of training entirely (moved to the test set), e.g.
+    # [{"paul15_clusters": "7MEP", "phase": "G2M"}] to test generation of unseen combinations
+    exclude: list = field(default_factory=list)
     space: str = "latent"               # 'latent' (autoencoder) or 'gene'
     # autoencoder
-    latent_dim: int = 64
+    latent_dim: int = 16
     ae_hidden: tuple[int, ...] = (512, 256)
     likelihood: str | None = None       # None: 'nb' for counts, 'hurdle' for log-normalized data
     ae_epochs: int = 200
     ae_lr: float = 1e-3
     ae_batch: int = 128
-    ae_dropout: float = 0.1
+    ae_dropout: float = 0.3
     ae_latent_noise: float = 0.05       # noise on the code while training: a smoother decoder
     ae_kl_weight: float = 0.0           # > 0: variational encoder with this weight on KL(q(z|x) ‖ N(0, I))
     # diffusion
@@ -57,7 +60,7 @@ class TrainConfig:
     backbone_hparams: dict = field(default_factory=dict)
     schedule: str = "linear"
     timesteps: int = 1000
-    diffusion_iters: int = 20000
+    diffusion_iters: int = 15000
     diffusion_lr: float = 1e-3
     diffusion_batch: int = 256
     ema_decay: float = 0.999
@@ -177,7 +180,35 @@ def _loop(stage: str, n_iters: int, step_fn, state: _State, modules: dict[str, t
 def _split(prep: PreparedData, cfg: TrainConfig) -> dict[str, list[str]]:
     obs = prep.adata.obs
     strata = obs[prep.conditions].astype(str).agg("|".join, axis=1).to_numpy()
-    return split_cells(prep.adata.obs_names, strata, fractions=tuple(cfg.split), seed=cfg.seed)
+    split = split_cells(prep.adata.obs_names, strata, fractions=tuple(cfg.split), seed=cfg.seed)
+    if not cfg.exclude:
+        return split
+    held = np.zeros(len(obs), dtype=bool)
+    for combo in cfg.exclude:
+        if not isinstance(combo, dict) or not combo:
+            raise ScdiffError("exclude takes combinations like {'paul15_clusters': '7MEP', 'phase': 'G2M'}.")
+        m = np.ones(len(obs), dtype=bool)
+        for col, val in combo.items():
+            if col not in prep.conditions:
+                raise ScdiffError(f"Cannot exclude on {col!r}: it is not a condition ({', '.join(prep.conditions)}).")
+            if str(val) not in prep.vocab[col]:
+                raise ScdiffError(f"Cannot exclude {col}={val!r}: not a value of {col} ({', '.join(prep.vocab[col])}).")
+            m &= obs[col].astype(str).to_numpy() == str(val)
+        if not m.any():
+            raise ScdiffError(f"No cells match the excluded combination {combo}.")
+        held |= m
+    out_ids = set(obs.index[held])
+    moved = [c for c in split["train"] + split["val"] if c in out_ids]
+    split = {"train": [c for c in split["train"] if c not in out_ids],
+             "val": [c for c in split["val"] if c not in out_ids],
+             "test": split["test"] + moved}
+    for col in prep.conditions:  # every value must still be trainable
+        left = set(obs.loc[split["train"], col].astype(str))
+        lost = [v for v in prep.vocab[col] if v not in left]
+        if lost:
+            raise ScdiffError(f"Excluding {cfg.exclude} leaves no training cells with {col} = {', '.join(lost)}; "
+                              f"exclude a combination, not a whole value.")
+    return split
 
 
 def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *,
@@ -386,6 +417,7 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
         "vocab": prep.vocab,
         "counts": prep.counts_per_value,
         "combinations": [list(c) for c in combos],
+        "excluded_combinations": list(cfg.exclude),
         "genes": list(prep.genes),
         "data": {"kind": prep.kind, "source": prep.preprocessing.get("source"), "preprocessing": prep.preprocessing},
         "split": split,

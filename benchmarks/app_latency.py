@@ -1,0 +1,286 @@
+"""Latency and memory of the Streamlit app, measured in a real browser (Playwright + /usr/bin/chromium).
+
+    python benchmarks/app_latency.py [--checkpoints DIR] [--threads 1] [--repeats 3] \
+        [--screenshots docs/screenshots] [--compare-threads]
+
+What is timed (wall clock, seconds, as a user sees it):
+
+* ``start_*``: from launching ``streamlit run app.py`` to the server answering /_stcore/health, to the
+  first page's title in the browser, and to the reference UMAP drawn (model load + warm-up included).
+* ``generate_1000``: on the Generate page with the reference map already drawn, click *Generate*
+  (1,000 cells, the page's defaults: DDIM 50 steps, classifier-free guidance) until the UMAP holds the
+  new set.
+* ``trajectory_10x100``: on the Trajectory page (defaults: 10 points × 100 cells, classifier guidance,
+  t_start 0.6), click *Run trajectory* until the UMAP shows it.
+* ``two_sessions``: two browser sessions click *Generate* (1,000 cells each) at the same moment; time
+  until both maps are updated, and the server's peak resident memory (VmHWM, whole run).
+
+Results go to benchmarks/results/app_latency.json and are printed as a Markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.common import machine, save_json  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+HAS_TRACE = ("(prefix) => [...document.querySelectorAll('.js-plotly-plot')]"
+             ".some(e => (e.data || []).some(d => (d.name || '').startsWith(prefix)))")
+HAS_TITLE = ("(prefix) => [...document.querySelectorAll('.js-plotly-plot')]"
+             ".some(e => ((e.layout && e.layout.title && e.layout.title.text) || '').startsWith(prefix))")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    out = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(("VmRSS", "VmHWM")):
+                k, v = line.split(":")
+                out[k] = int(v.split()[0]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+def wait_idle(pid: int, timeout: float = 20.0, below: float = 0.1) -> float:
+    """Wait until the server uses less than ``below`` of a core over 1 s (background warm-up done)."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        c0 = cpu_seconds(pid)
+        time.sleep(1.0)
+        if cpu_seconds(pid) - c0 < below:
+            break
+    return time.time() - t0
+
+
+def chromium_rss() -> int:
+    total = 0
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            if "chromium" in (p / "comm").read_text():
+                total += proc_status(int(p.name)).get("VmRSS", 0)
+        except OSError:
+            continue
+    return total
+
+
+def compare_threads(checkpoint: str, n: int = 1000, repeats: int = 2) -> dict:
+    """Library-level: 1,000 cells with 1 or 2 torch threads, alone and two requests at once."""
+    code = r"""
+import json, sys, threading, time, torch
+torch.set_num_threads(int(sys.argv[2]))
+from scdiff_core.model import SCDiffModel
+m = SCDiffModel.load(sys.argv[1]); c = m.conditions[0]; v = m.vocab[c][0]
+m.generate({c: v}, 16, steps=2)
+alone = []
+for r in range(int(sys.argv[3])):
+    t = time.perf_counter(); m.generate({c: v}, int(sys.argv[4]), seed=r); alone.append(time.perf_counter() - t)
+res = {}
+def run(i):
+    t = time.perf_counter(); m.generate({c: v}, int(sys.argv[4]), seed=10 + i); res[i] = time.perf_counter() - t
+t = time.perf_counter(); th = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+[x.start() for x in th]; [x.join() for x in th]
+print(json.dumps({"alone": alone, "two_at_once_each": [res[0], res[1]], "two_at_once_wall": time.perf_counter() - t}))
+"""
+    out = {}
+    for k in (1, 2):
+        r = subprocess.run([sys.executable, "-c", code, checkpoint, str(k), str(repeats), str(n)], cwd=ROOT,
+                           capture_output=True, text=True)
+        out[str(k)] = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-500:]}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoints", help="folder of checkpoints (SCDIFF_CHECKPOINTS); default checkpoints/")
+    ap.add_argument("--threads", type=int, default=1, help="SCDIFF_APP_THREADS of the server")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--screenshots", help="save a PNG of each page in this folder")
+    ap.add_argument("--compare-threads", action="store_true", help="also time the library with 1 vs 2 threads")
+    ap.add_argument("--name", default="app_latency")
+    a = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    users = tempfile.mkdtemp(prefix="scdiff-bench-models-")
+    env = dict(os.environ, SCDIFF_MODELS=users, SCDIFF_APP_THREADS=str(a.threads))
+    if a.checkpoints:
+        env["SCDIFF_CHECKPOINTS"] = str(Path(a.checkpoints).resolve())
+    ck_root = Path(env.get("SCDIFF_CHECKPOINTS") or ROOT / "checkpoints")
+    res: dict = {"threads": a.threads, "repeats": a.repeats, "checkpoints": str(ck_root),
+                 "load_before": os.getloadavg(), "machine": machine()}
+    log = open(Path(users) / "streamlit.log", "wb")
+    t_launch = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                               "--server.port", str(port), "--server.address", "127.0.0.1"],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        while True:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if server.poll() is not None:
+                raise SystemExit("streamlit exited:\n" + (Path(users) / "streamlit.log").read_text())
+            time.sleep(0.1)
+        res["start_health"] = time.perf_counter() - t_launch
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            ctx_a = browser.new_context(viewport={"width": 1400, "height": 1000})
+            pa = ctx_a.new_page()
+            t_goto = time.perf_counter()
+            pa.goto(url)
+            pa.get_by_role("heading", name="Generate cells").wait_for(timeout=120_000)
+            res["start_first_page"] = time.perf_counter() - t_launch
+            pa.wait_for_selector(".js-plotly-plot", timeout=120_000)
+            res["start_reference_map"] = time.perf_counter() - t_launch
+            res["page_open_to_reference_map"] = time.perf_counter() - t_goto
+            res["model"] = pa.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.inner_text()
+            res["waited_for_idle_server"] = wait_idle(server.pid)
+
+            def click_and_wait(page, button: str, fn: str, arg: str) -> float:
+                t = time.perf_counter()
+                page.get_by_role("button", name=button, exact=True).click()
+                page.wait_for_function(fn, arg=arg, timeout=180_000)
+                return time.perf_counter() - t
+
+            res["generate_1000"] = []
+            for k in range(1, a.repeats + 1):
+                res["generate_1000"].append(click_and_wait(pa, "Generate", HAS_TRACE, f"#{k} "))
+                pa.wait_for_timeout(800)
+            pa.get_by_role("link", name="Trajectory").click()
+            pa.get_by_role("button", name="Run trajectory").wait_for(timeout=60_000)
+            pa.wait_for_selector(".js-plotly-plot", timeout=60_000)
+            pa.wait_for_timeout(800)
+            res["trajectory_10x100"] = []
+            for k in range(1, a.repeats + 1):
+                res["trajectory_10x100"].append(click_and_wait(pa, "Run trajectory", HAS_TITLE, f"T{k}:"))
+                pa.wait_for_timeout(800)
+
+            # two sessions at once
+            ctx_b = browser.new_context(viewport={"width": 1400, "height": 1000})
+            pb = ctx_b.new_page()
+            pb.goto(url)
+            pb.wait_for_selector(".js-plotly-plot", timeout=120_000)
+            pa.get_by_role("link", name="Generate").click()
+            pa.wait_for_function(HAS_TRACE, arg=f"#{a.repeats} ", timeout=60_000)
+            pa.wait_for_timeout(800)
+            peak_rss = {"v": 0}
+            stop = threading.Event()
+
+            def sample():
+                while not stop.is_set():
+                    peak_rss["v"] = max(peak_rss["v"], proc_status(server.pid).get("VmRSS", 0))
+                    time.sleep(0.05)
+
+            th = threading.Thread(target=sample, daemon=True)
+            th.start()
+            t = time.perf_counter()
+            pa.get_by_role("button", name="Generate", exact=True).click()
+            pb.get_by_role("button", name="Generate", exact=True).click()
+            done = {}
+            pa.wait_for_function(HAS_TRACE, arg=f"#{a.repeats + 1} ", timeout=180_000)
+            done["a"] = time.perf_counter() - t
+            pb.wait_for_function(HAS_TRACE, arg="#1 ", timeout=180_000)
+            done["b"] = time.perf_counter() - t
+            stop.set()
+            th.join()
+            st = proc_status(server.pid)
+            res["two_sessions"] = {"session_a": done["a"], "session_b": done["b"], "both": max(done.values()),
+                                   "server_peak_rss_during": peak_rss["v"], "server_vmhwm_whole_run": st.get("VmHWM"),
+                                   "chromium_rss_total": chromium_rss()}
+
+            if a.screenshots:
+                out = Path(a.screenshots)
+                out.mkdir(parents=True, exist_ok=True)
+                pa.set_viewport_size({"width": 1400, "height": 1900})
+                pa.wait_for_timeout(1500)
+                pa.screenshot(path=str(out / "generate.png"))
+                pa.get_by_role("link", name="Trajectory").click()
+                pa.wait_for_function(HAS_TITLE, arg=f"T{a.repeats}:", timeout=60_000)
+                pa.wait_for_timeout(1500)
+                pa.screenshot(path=str(out / "trajectory.png"))
+                pa.get_by_role("link", name="Evaluate").click()
+                pa.get_by_role("button", name="Evaluate", exact=True).click()
+                pa.get_by_text("Download the report").wait_for(timeout=600_000)
+                pa.wait_for_timeout(1500)
+                pa.screenshot(path=str(out / "evaluate.png"))
+                pa.get_by_role("link", name="Models").click()
+                pa.get_by_text("Training curves").wait_for(timeout=60_000)
+                pa.wait_for_timeout(1500)
+                pa.screenshot(path=str(out / "models.png"))
+                pa.get_by_role("tab", name="Train a new model").click()
+                pa.wait_for_timeout(1000)
+                pa.screenshot(path=str(out / "models_train.png"))
+                res["screenshots"] = sorted(str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p)
+                                            for p in out.glob("*.png"))
+            errors = pa.locator('[data-testid="stAlertContentError"]').count() + \
+                pa.locator('[data-testid="stException"]').count()
+            res["errors_shown"] = errors
+            browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+    res["load_after"] = os.getloadavg()
+    if a.compare_threads:
+        cks = sorted(p for p in ck_root.iterdir() if (p / "config.json").exists())
+        pick = next((p for p in cks if p.name == "pbmc68k"), cks[0])
+        res["library_threads"] = {"checkpoint": str(pick), **compare_threads(str(pick))}
+    path = save_json(a.name, res)
+    med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    ts = res["two_sessions"]
+    print(f"| measure | value | target |\n|---|---|---|\n"
+          f"| start → server healthy | {res['start_health']:.1f} s | |\n"
+          f"| start → first page (title) | {res['start_first_page']:.1f} s | ≤ 10 s |\n"
+          f"| start → reference UMAP drawn | {res['start_reference_map']:.1f} s | |\n"
+          f"| Generate 1,000 cells → updated UMAP | median {med(res['generate_1000']):.2f} s "
+          f"(runs {', '.join(f'{x:.2f}' for x in res['generate_1000'])}) | ≤ 3 s |\n"
+          f"| Trajectory 10 × 100 → UMAP | median {med(res['trajectory_10x100']):.2f} s "
+          f"(runs {', '.join(f'{x:.2f}' for x in res['trajectory_10x100'])}) | ≤ 5 s |\n"
+          f"| two sessions generating 1,000 cells at once | {ts['both']:.2f} s for both | |\n"
+          f"| server peak memory (VmHWM, whole run) | {ts['server_vmhwm_whole_run'] / 2**20:.0f} MiB | ≤ 2 GB |\n"
+          f"| chromium, two sessions (RSS sum) | {ts['chromium_rss_total'] / 2**20:.0f} MiB | |")
+    print(f"load average before {res['load_before']}, after {res['load_after']}; errors shown: {res['errors_shown']}")
+    if "library_threads" in res:
+        print(json.dumps(res["library_threads"], indent=1))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
