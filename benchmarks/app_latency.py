@@ -41,7 +41,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 HAS_TRACE = ("(prefix) => [...document.querySelectorAll('.js-plotly-plot')]"
              ".some(e => (e.data || []).some(d => (d.name || '').startsWith(prefix)))")
 HAS_TITLE = ("(prefix) => [...document.querySelectorAll('.js-plotly-plot')]"
-             ".some(e => ((e.layout && e.layout.title && e.layout.title.text) || '').startsWith(prefix))")
+             ".some(e => ((e.layout && e.layout.title && e.layout.title.text) || '').includes(prefix))")
 
 
 def free_port() -> int:
@@ -173,7 +173,7 @@ def main() -> None:
             def click_and_wait(page, button: str, fn: str, arg: str) -> float:
                 t = time.perf_counter()
                 page.get_by_role("button", name=button, exact=True).click()
-                page.wait_for_function(fn, arg=arg, timeout=180_000)
+                page.wait_for_function(fn, arg=arg, timeout=90_000)
                 return time.perf_counter() - t
 
             res["generate_1000"] = []
