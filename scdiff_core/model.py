@@ -127,8 +127,11 @@ class SCDiffModel:
         """Diffusion vectors -> (log-normalized X, counts or None), sampled from the decoder."""
         v = v.detach().float()
         if self.space == "gene":
+            # gene space has no noise model (scRDiT): un-standardise, then snap values below half of
+            # each gene's smallest positive training value to zero (the data's support)
             x = v.numpy() * self.stats["gene_std"] + self.stats["gene_mean"]
-            return np.clip(x, 0, None).astype(np.float32), None
+            x = np.where(x < 0.5 * self.stats["gene_floor"], 0.0, x)
+            return x.astype(np.float32), None
         ae = self.autoencoder
         d = ae.latent_dim
         z = v[:, :d] * torch.from_numpy(self.stats["latent_std"]) + torch.from_numpy(self.stats["latent_mean"])
@@ -364,7 +367,9 @@ class SCDiffModel:
                 obs[c] = fixed[c] or ANY
         prov = {"guidance": guidance, "sampler": sampler, "steps": int(steps), "eta": float(eta),
                 "scale": float(scale), "seed": int(seed), "column": column, "start": start, "end": end,
-                "n_points": K, "cells_per_point": M, "t_start": float(t_start), "start_cells": start_cells,
+                "n_points": K, "cells_per_point": M, "t_start": float(t_start),
+                # gene-space checkpoints store no cells, so their trajectories start from generated ones
+                "start_cells": start_cells if "space" in self.reference else "generated",
                 "seconds": time.perf_counter() - t0}
         return self._to_anndata(X, counts, obs, prov, kind="trajectory")
 

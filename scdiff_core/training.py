@@ -326,6 +326,7 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
         Xn = X_tr.numpy()
         stats["gene_mean"] = Xn.mean(0)
         stats["gene_std"] = Xn.std(0) + 1e-3
+        stats["gene_floor"] = np.where((Xn > 0).any(0), np.where(Xn > 0, Xn, np.inf).min(0), 0.0)
         v_tr = (Xn - stats["gene_mean"]) / stats["gene_std"]
     V = torch.from_numpy(v_tr.astype(np.float32))  # (N, D) standardised diffusion data
     D = V.shape[1]
@@ -333,6 +334,8 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
     # ---- 2. diffusion denoiser with condition dropout (classifier-free guidance) --------
     diffusion = GaussianDiffusion.from_config(cfg.schedule, cfg.timesteps)
     hp = dict(build_backbone(cfg.backbone, D, n_classes).default_hparams)
+    if cfg.backbone in ("dit", "crate") and cfg.space == "latent":
+        hp["patch_size"] = 2  # a 16–64-d code: tokens of 2 coordinates
     hp.update(cfg.backbone_hparams)
     den = build_backbone(cfg.backbone, D, n_classes, **hp)
     ema = copy.deepcopy(den)

@@ -142,9 +142,10 @@ def test_unseen_combination_marked(env):
 # ---------------------------------------------------------------------------------- Trajectory
 def test_trajectory_page(env):
     at = new_app()
-    at.switch_page("pages/trajectory.py").run()
+    at.switch_page("app_pages/trajectory.py").run()
     ok(at)
     assert at.title[0].value.startswith("Trajectory")
+    assert by_label(at.sidebar.selectbox, "Model").value.startswith("tiny")  # ran through app.py
     assert n_charts(at) == 1
     by_label(at.selectbox, "Start").set_value("A")
     by_label(at.selectbox, "End").set_value("C")
@@ -165,7 +166,7 @@ def test_trajectory_page(env):
 
 def test_trajectory_absurd_size_and_same_states(env):
     at = new_app()
-    at.switch_page("pages/trajectory.py").run()
+    at.switch_page("app_pages/trajectory.py").run()
     by_label(at.number_input, "Points (λ values)").set_value(50)
     by_label(at.number_input, "Cells per point").set_value(1000)
     at.run()
@@ -188,7 +189,7 @@ def test_evaluate_session_set(env):
     at = new_app()
     generate(at, "A", "S", n=120)
     ok(at)
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     ok(at)
     assert at.title[0].value.startswith("Evaluate")
     at.button(key="ev_go").click().run()
@@ -222,7 +223,7 @@ def test_evaluate_upload_bad_and_good(env):
     at = new_app()
     generate(at, "A", "any", n=50)
     n_before = len(at.session_state["results"])
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     by_label(at.radio, "Cells to evaluate").set_value("upload").run()
     up = at.file_uploader[0]
 
@@ -255,7 +256,7 @@ def test_evaluate_upload_bad_and_good(env):
 # ---------------------------------------------------------------------------------- Models
 def test_models_page_cards(env):
     at = new_app()
-    at.switch_page("pages/models.py").run()
+    at.switch_page("app_pages/models.py").run()
     ok(at)
     assert at.title[0].value == "Models"
     assert at.dataframe[0].value["model"].tolist() == ["tiny"]
@@ -267,7 +268,7 @@ def test_models_page_cards(env):
 
 def test_models_page_training_bad_upload(env):
     at = new_app()
-    at.switch_page("pages/models.py").run()
+    at.switch_page("app_pages/models.py").run()
     at.file_uploader[0].set_value(("table.h5ad", b"gene,cell\n1,2\n", "text/csv")).run()
     assert not at.exception
     assert "not an .h5ad file" in texts(at.error)
@@ -279,7 +280,7 @@ def test_models_page_trains_a_new_model(env, monkeypatch):
                                                 "--latent-dim 4 --config '{\"backbone_hparams\":{\"widths\":[32,32]},"
                                                 "\"ae_hidden\":[32],\"classifier_hidden\":[32],\"save_every\":50}'")
     at = new_app()
-    at.switch_page("pages/models.py").run()
+    at.switch_page("app_pages/models.py").run()
     at.file_uploader[0].set_value(("mydata.h5ad", env["data"].read_bytes(), "application/octet-stream")).run()
     ok(at)
     assert "300 cells × 60 genes" in texts(at.success)
@@ -290,7 +291,7 @@ def test_models_page_trains_a_new_model(env, monkeypatch):
     ok(at)
     assert "started" in texts(at.success)
     deadline = time.time() + 300
-    from pages import _common as C
+    from app_pages import _common as C
 
     while time.time() < deadline:
         jobs = C.list_jobs()
@@ -308,7 +309,7 @@ def test_models_page_trains_a_new_model(env, monkeypatch):
 
 
 def test_training_progress_parser():
-    from pages import _common as C
+    from app_pages import _common as C
 
     log = ("data: 300 cells\nautoencoder: 100%|####| 9/9 [00:01<00:00]\rdiffusion:  40%|##  | 40/100 [00:01<00:02, "
            "loss=0.5]\rdiffusion:  50%|##  | 50/100 [00:01<00:02]\r")
@@ -325,7 +326,7 @@ def test_no_checkpoint_gives_a_useful_first_screen(env, monkeypatch, tmp_path):
     at = new_app()
     assert not at.exception and not at.error
     assert "No trained model found" in texts(at.info)
-    for page in ("pages/trajectory.py", "pages/evaluate.py", "pages/models.py"):
+    for page in ("app_pages/trajectory.py", "app_pages/evaluate.py", "app_pages/models.py"):
         at.switch_page(page).run()
         assert not at.exception and not at.error
 
@@ -343,5 +344,44 @@ def test_checkpoint_failing_its_hash_check(env, monkeypatch, tmp_path):
     msg = texts(at.error)
     assert "broken" in msg and "sha256" in msg
     assert "Pick another model" in texts(at.info)
-    at.switch_page("pages/models.py").run()  # the card still shows (config.json is readable)
+    at.switch_page("app_pages/models.py").run()  # the card still shows (config.json is readable)
     assert not at.exception and at.dataframe[0].value["model"].tolist() == ["broken"]
+
+
+def test_settings_and_results_survive_page_switches(env):
+    at = new_app()
+    generate(at, "C", "S", n=40)
+    ok(at)
+    by_label(at.selectbox, "Colour training cells by").set_value("phase").run()
+    at.switch_page("app_pages/trajectory.py").run()
+    by_label(at.number_input, "Points (λ values)").set_value(4).run()
+    at.switch_page("app_pages/models.py").run()
+    at.switch_page("app_pages/generate.py").run()
+    ok(at)
+    assert by_label(at.selectbox, "cell_type").value == "C" and by_label(at.selectbox, "phase").value == "S"
+    assert by_label(at.selectbox, "Colour training cells by").value == "phase"
+    assert len(by_label(at.multiselect, "Generated sets shown").value) == 1
+    assert not at.warning  # no widget-state warnings
+    at.switch_page("app_pages/trajectory.py").run()
+    assert by_label(at.number_input, "Points (λ values)").value == 4
+
+
+def test_new_seed_after_each_run(env):
+    at = new_app()
+    by_label(at.checkbox, "New seed after each run").check()
+    generate(at, "A", "any", n=30)
+    generate(at, "A", "any", n=30)
+    ok(at)
+    seeds = [r["params"]["seed"] for r in at.session_state["results"].values()]
+    assert seeds == [0, 1]
+    at.run()
+    assert by_label(at.number_input, "Seed").value == 2
+
+
+def test_absurd_number_of_cells_is_refused(env):
+    at = new_app()
+    by_label(at.number_input, "Cells").set_value(10**7).run()
+    assert not at.exception
+    from app_pages import _common as C
+
+    assert by_label(at.number_input, "Cells").value <= C.MAX_APP_CELLS

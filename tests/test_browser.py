@@ -21,7 +21,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 
 pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium (apt-get install chromium)")]
+              pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                 reason="needs /usr/bin/chromium (apt-get install chromium)")]
 
 HAS_TRACE = ("(prefix) => [...document.querySelectorAll('.js-plotly-plot')]"
              ".some(e => (e.data || []).some(d => (d.name || '').startsWith(prefix)))")
@@ -83,7 +84,13 @@ def test_generate_and_trajectory_in_chromium(server, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            page.goto(server)
+            # the first request of a fresh server is a page URL (a reload after a restart): it must still
+            # run through app.py (navigation, model picker), not the page script alone
+            page.goto(server + "/trajectory")
+            page.get_by_role("button", name="Run trajectory").wait_for(timeout=90_000)
+            assert page.locator('[data-testid="stSidebarNavLink"]').count() == 4
+            assert page.get_by_text("Model", exact=True).count() >= 1
+            page.get_by_role("link", name="Generate").click()
             page.get_by_role("heading", name="Generate cells").wait_for(timeout=90_000)
             page.wait_for_selector(".js-plotly-plot", timeout=90_000)  # the reference map, before any click
             _no_error(page)
