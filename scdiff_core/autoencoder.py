@@ -8,7 +8,7 @@ parameters of a likelihood per gene, and generated cells are *samples* from it:
   over-dispersion then come from the model, as in real UMI data.
 * ``zinb`` — the same with a zero-inflation logit per cell and gene.
 * ``hurdle`` — for data that only exists log-normalized: P(x_g > 0) = sigmoid(π_g(z)) and
-  x_g | x_g > 0 ~ Normal(μ_g(z), σ_g²), truncated at the smallest positive value seen for g.
+  x_g | x_g > 0 ~ Normal(μ_g(z), σ_g(z)²), truncated at the smallest positive value seen for g.
 
 No BatchNorm anywhere: a cell's code never depends on the other cells in its batch.
 """
@@ -90,6 +90,11 @@ class Autoencoder(nn.Module):
             self.log_theta = nn.Parameter(torch.zeros(n_genes))  # per-gene inverse dispersion
         else:
             self.log_sigma = nn.Parameter(torch.full((n_genes,), -0.5))
+            # per cell and gene scale (heteroscedastic): a cell's smallest non-zero values sit at
+            # its one-count level, which depends on its library size
+            self.dec_sigma = nn.Linear(d, n_genes)
+            nn.init.zeros_(self.dec_sigma.weight)
+            nn.init.zeros_(self.dec_sigma.bias)
             # smallest positive value per gene; set from the data before training
             self.register_buffer("floor", torch.zeros(n_genes))
 
@@ -128,7 +133,7 @@ class Autoencoder(nn.Module):
         else:
             out["mu"] = self.dec_main(h)
             out["nonzero_logits"] = self.dec_zero(h)
-            out["sigma"] = self.log_sigma.exp().expand_as(out["mu"])
+            out["sigma"] = (self.log_sigma + self.dec_sigma(h)).clamp(-5, 3).exp()
         return out
 
     def nll(self, params: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
