@@ -9,13 +9,13 @@ import streamlit as st
 
 st.set_page_config(page_title="scdiff: single-cell diffusion", page_icon=":material/scatter_plot:", layout="wide")
 
-from app_pages import _common as C  # noqa: E402  (the app folder is on sys.path)
+from pages import _common as C  # noqa: E402  (the app folder is on sys.path)
 
 pages = [
-    st.Page("app_pages/generate.py", title="Generate", icon=":material/scatter_plot:", default=True),
-    st.Page("app_pages/trajectory.py", title="Trajectory", icon=":material/timeline:"),
-    st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
-    st.Page("app_pages/models.py", title="Models", icon=":material/model_training:"),
+    st.Page("pages/generate.py", title="Generate", icon=":material/scatter_plot:", default=True),
+    st.Page("pages/trajectory.py", title="Trajectory", icon=":material/timeline:"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+    st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
 ]
 nav = st.navigation(pages)
 C.keep_widget_state()

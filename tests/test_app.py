@@ -20,6 +20,21 @@ TINY = dict(ae_epochs=300, diffusion_iters=600, classifier_iters=300, latent_dim
             diffusion_batch=128)
 
 
+@pytest.fixture(autouse=True)
+def _navigation_only(monkeypatch):
+    """AppTest re-detects Streamlit's legacy ``pages/`` mode on every run; the served app leaves
+    it once per process (pages/_common._navigation_only). Keep AppTest in st.navigation mode."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    init = PagesManager.__init__
+
+    def patched(self, *a, **k):
+        init(self, *a, **k)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", patched)
+
+
 @pytest.fixture(scope="session")
 def app_dirs(tmp_path_factory):
     from scdiff_core.data import load_prepared, make_synthetic
@@ -142,7 +157,7 @@ def test_unseen_combination_marked(env):
 # ---------------------------------------------------------------------------------- Trajectory
 def test_trajectory_page(env):
     at = new_app()
-    at.switch_page("app_pages/trajectory.py").run()
+    at.switch_page("pages/trajectory.py").run()
     ok(at)
     assert at.title[0].value.startswith("Trajectory")
     assert by_label(at.sidebar.selectbox, "Model").value.startswith("tiny")  # ran through app.py
@@ -166,7 +181,7 @@ def test_trajectory_page(env):
 
 def test_trajectory_absurd_size_and_same_states(env):
     at = new_app()
-    at.switch_page("app_pages/trajectory.py").run()
+    at.switch_page("pages/trajectory.py").run()
     by_label(at.number_input, "Points (λ values)").set_value(50)
     by_label(at.number_input, "Cells per point").set_value(1000)
     at.run()
@@ -189,7 +204,7 @@ def test_evaluate_session_set(env):
     at = new_app()
     generate(at, "A", "S", n=120)
     ok(at)
-    at.switch_page("app_pages/evaluate.py").run()
+    at.switch_page("pages/evaluate.py").run()
     ok(at)
     assert at.title[0].value.startswith("Evaluate")
     at.button(key="ev_go").click().run()
@@ -223,7 +238,7 @@ def test_evaluate_upload_bad_and_good(env):
     at = new_app()
     generate(at, "A", "any", n=50)
     n_before = len(at.session_state["results"])
-    at.switch_page("app_pages/evaluate.py").run()
+    at.switch_page("pages/evaluate.py").run()
     by_label(at.radio, "Cells to evaluate").set_value("upload").run()
     up = at.file_uploader[0]
 
@@ -256,7 +271,7 @@ def test_evaluate_upload_bad_and_good(env):
 # ---------------------------------------------------------------------------------- Models
 def test_models_page_cards(env):
     at = new_app()
-    at.switch_page("app_pages/models.py").run()
+    at.switch_page("pages/models.py").run()
     ok(at)
     assert at.title[0].value == "Models"
     assert at.dataframe[0].value["model"].tolist() == ["tiny"]
@@ -268,7 +283,7 @@ def test_models_page_cards(env):
 
 def test_models_page_training_bad_upload(env):
     at = new_app()
-    at.switch_page("app_pages/models.py").run()
+    at.switch_page("pages/models.py").run()
     at.file_uploader[0].set_value(("table.h5ad", b"gene,cell\n1,2\n", "text/csv")).run()
     assert not at.exception
     assert "not an .h5ad file" in texts(at.error)
@@ -280,7 +295,7 @@ def test_models_page_trains_a_new_model(env, monkeypatch):
                                                 "--latent-dim 4 --config '{\"backbone_hparams\":{\"widths\":[32,32]},"
                                                 "\"ae_hidden\":[32],\"classifier_hidden\":[32],\"save_every\":50}'")
     at = new_app()
-    at.switch_page("app_pages/models.py").run()
+    at.switch_page("pages/models.py").run()
     at.file_uploader[0].set_value(("mydata.h5ad", env["data"].read_bytes(), "application/octet-stream")).run()
     ok(at)
     assert "300 cells × 60 genes" in texts(at.success)
@@ -291,7 +306,7 @@ def test_models_page_trains_a_new_model(env, monkeypatch):
     ok(at)
     assert "started" in texts(at.success)
     deadline = time.time() + 300
-    from app_pages import _common as C
+    from pages import _common as C
 
     while time.time() < deadline:
         jobs = C.list_jobs()
@@ -309,7 +324,7 @@ def test_models_page_trains_a_new_model(env, monkeypatch):
 
 
 def test_training_progress_parser():
-    from app_pages import _common as C
+    from pages import _common as C
 
     log = ("data: 300 cells\nautoencoder: 100%|####| 9/9 [00:01<00:00]\rdiffusion:  40%|##  | 40/100 [00:01<00:02, "
            "loss=0.5]\rdiffusion:  50%|##  | 50/100 [00:01<00:02]\r")
@@ -326,7 +341,7 @@ def test_no_checkpoint_gives_a_useful_first_screen(env, monkeypatch, tmp_path):
     at = new_app()
     assert not at.exception and not at.error
     assert "No trained model found" in texts(at.info)
-    for page in ("app_pages/trajectory.py", "app_pages/evaluate.py", "app_pages/models.py"):
+    for page in ("pages/trajectory.py", "pages/evaluate.py", "pages/models.py"):
         at.switch_page(page).run()
         assert not at.exception and not at.error
 
@@ -344,7 +359,7 @@ def test_checkpoint_failing_its_hash_check(env, monkeypatch, tmp_path):
     msg = texts(at.error)
     assert "broken" in msg and "sha256" in msg
     assert "Pick another model" in texts(at.info)
-    at.switch_page("app_pages/models.py").run()  # the card still shows (config.json is readable)
+    at.switch_page("pages/models.py").run()  # the card still shows (config.json is readable)
     assert not at.exception and at.dataframe[0].value["model"].tolist() == ["broken"]
 
 
@@ -353,16 +368,16 @@ def test_settings_and_results_survive_page_switches(env):
     generate(at, "C", "S", n=40)
     ok(at)
     by_label(at.selectbox, "Colour training cells by").set_value("phase").run()
-    at.switch_page("app_pages/trajectory.py").run()
+    at.switch_page("pages/trajectory.py").run()
     by_label(at.number_input, "Points (λ values)").set_value(4).run()
-    at.switch_page("app_pages/models.py").run()
-    at.switch_page("app_pages/generate.py").run()
+    at.switch_page("pages/models.py").run()
+    at.switch_page("pages/generate.py").run()
     ok(at)
     assert by_label(at.selectbox, "cell_type").value == "C" and by_label(at.selectbox, "phase").value == "S"
     assert by_label(at.selectbox, "Colour training cells by").value == "phase"
     assert len(by_label(at.multiselect, "Generated sets shown").value) == 1
     assert not at.warning  # no widget-state warnings
-    at.switch_page("app_pages/trajectory.py").run()
+    at.switch_page("pages/trajectory.py").run()
     assert by_label(at.number_input, "Points (λ values)").value == 4
 
 
@@ -382,6 +397,6 @@ def test_absurd_number_of_cells_is_refused(env):
     at = new_app()
     by_label(at.number_input, "Cells").set_value(10**7).run()
     assert not at.exception
-    from app_pages import _common as C
+    from pages import _common as C
 
     assert by_label(at.number_input, "Cells").value <= C.MAX_APP_CELLS

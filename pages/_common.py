@@ -1,12 +1,13 @@
 """Shared helpers of the Streamlit app: checkpoints, cached models, session results, plots, jobs.
 
-Imported by ``app.py`` and every page script (``from app_pages import _common as C``; the app's
-folder is on ``sys.path`` under ``streamlit run`` and under pytest). The page scripts live in
-``app_pages/``, not ``pages/``: Streamlit treats a ``pages/`` folder next to the entry script as its
-legacy multipage app until some session has called ``st.navigation``, so the first request for a
-page URL after a server start would run that page without app.py (and AppTest would on every run).
-The page scripts only lay out widgets and call these helpers; all modelling is done by
-``scdiff_core``.
+Imported by ``app.py`` and every page script (``from pages import _common as C``; the app's
+folder is on ``sys.path`` under ``streamlit run`` and under pytest). The page scripts only lay
+out widgets and call these helpers; all modelling is done by ``scdiff_core``.
+
+Streamlit treats a ``pages/`` folder next to the entry script as a legacy multipage app until some
+session has called ``st.navigation``; on a fresh server, a first request for a page URL would run
+that page without app.py. :func:`_navigation_only` (run when this module is first imported)
+switches that mode off and reruns, once per server process.
 
 Sharing rules: objects returned by ``st.cache_resource`` (the loaded model, the label vote, the
 held-out real cells) are shared by every browser session and are never modified; each session's
@@ -32,6 +33,20 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import streamlit as st
+
+
+def _navigation_only() -> None:
+    """Leave Streamlit's legacy ``pages/`` mode: this app always navigates with st.navigation."""
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - older/newer Streamlit without the flag
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()  # this run was started in legacy mode; the rerun goes through app.py
+
+
+_navigation_only()
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG = logging.getLogger("scdiff.app")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_pages import _common as C
+from pages import _common as C
 
 st.title("Models")
 tab_cards, tab_train = st.tabs(["Model cards", "Train a new model"])

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages import _common as C
+from pages import _common as C
 
 st.title("Generate cells")
 b = C.require_model()

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import streamlit as st
 
-from app_pages import _common as C
+from pages import _common as C
 
 st.title("Evaluate generated cells")
 b = C.require_model()

@@ -3,7 +3,7 @@ import hashlib
 
 import streamlit as st
 
-from app_pages import _common as C
+from pages import _common as C
 
 st.title("Trajectory between two states")
 b = C.require_model()
