@@ -91,17 +91,22 @@ def cmd_train(a) -> int:
     conds = [c.strip() for c in a.conditions.split(",") if c.strip()]
     if not conds:
         raise _UsageError("--conditions needs at least one obs column, e.g. --conditions cell_type,phase.")
-    prep = load_prepared(a.data, conds, layer=a.layer, use_raw=True if a.use_raw else None, paul15_path=a.paul15_path,
-                         n_top_genes=a.n_top_genes)
     cfg = TrainConfig(seed=a.seed, backbone=a.backbone, space=a.space, threads=a.threads)
     if a.config:
-        overrides = json.loads(Path(a.config).read_text()) if Path(a.config).exists() else json.loads(a.config)
+        try:
+            overrides = json.loads(Path(a.config).read_text()) if Path(a.config).exists() else json.loads(a.config)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise _UsageError(f"--config must be a JSON object or a file holding one ({e}).") from None
+        if not isinstance(overrides, dict):
+            raise _UsageError('--config must be a JSON object, e.g. \'{"latent_dim": 32}\'.')
         cfg = TrainConfig.from_dict({**cfg.to_dict(), **overrides})
     if a.exclude:
         cfg.exclude = [_kv(x.split(","), "--exclude") for x in a.exclude]
     for name in ("ae_epochs", "diffusion_iters", "classifier_iters", "latent_dim"):
         if getattr(a, name) is not None:
             setattr(cfg, name, getattr(a, name))
+    prep = load_prepared(a.data, conds, layer=a.layer, use_raw=True if a.use_raw else None, paul15_path=a.paul15_path,
+                         n_top_genes=a.n_top_genes)
     from tqdm.auto import tqdm
 
     bars: dict[str, tqdm] = {}

@@ -79,6 +79,38 @@ class TrainConfig:
     save_every: int = 1000
     threads: int | None = None
 
+    def validate(self) -> "TrainConfig":
+        """Raise :class:`ScdiffError` with a clear message for an impossible setting."""
+        from .autoencoder import LIKELIHOODS
+        from .backbones.available import BACKBONES
+
+        def bad(msg):
+            raise ScdiffError(f"Invalid training option: {msg}")
+
+        for name in ("latent_dim", "ae_epochs", "ae_batch", "timesteps", "diffusion_iters", "diffusion_batch",
+                     "classifier_iters", "classifier_batch", "save_every"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                bad(f"{name} must be a positive whole number, got {v!r}.")
+        if self.latent_dim < 2:
+            bad("latent_dim must be at least 2.")
+        if len(self.split) != 3 or min(self.split) <= 0 or abs(sum(self.split) - 1) > 1e-6:
+            bad(f"split must be three positive fractions summing to 1 (train, validation, test), got {self.split}.")
+        if not 0 <= self.p_uncond < 1:
+            bad(f"p_uncond must be in [0, 1), got {self.p_uncond}.")
+        if self.space not in ("latent", "gene"):
+            bad(f"space must be 'latent' or 'gene', got {self.space!r}.")
+        if self.schedule not in ("linear", "cosine"):
+            bad(f"schedule must be 'linear' or 'cosine', got {self.schedule!r}.")
+        if self.likelihood is not None and self.likelihood not in LIKELIHOODS:
+            bad(f"likelihood must be one of {', '.join(LIKELIHOODS)}, got {self.likelihood!r}.")
+        if self.backbone not in BACKBONES:
+            bad(f"backbone must be one of {', '.join(sorted(BACKBONES))}, got {self.backbone!r}.")
+        for name in ("ae_lr", "diffusion_lr", "classifier_lr"):
+            if not getattr(self, name) > 0:
+                bad(f"{name} must be positive.")
+        return self
+
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
@@ -231,9 +263,7 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
     command
         The command line that produced the run, recorded in config.json.
     """
-    cfg = cfg or TrainConfig()
-    if cfg.space not in ("latent", "gene"):
-        raise ScdiffError(f"space must be 'latent' or 'gene', got {cfg.space!r}.")
+    cfg = (cfg or TrainConfig()).validate()
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     t_start = time.time()

@@ -52,6 +52,10 @@ def test_evaluate_writes_json(tiny_model_dir, tmp_path, monkeypatch):
     (["generate", "--checkpoint", "{ck}", "--cells", "5", "--out", "{tmp}/x.csv"], "must end in .h5ad"),
     (["evaluate", "--checkpoint", "{ck}", "--generated", "{tmp}/missing.h5ad"], "No file"),
     (["train", "--data", "{tmp}/nothing.h5ad", "--conditions", "a", "--out", "{tmp}/o"], "nothing.h5ad"),
+    (["train", "--data", "pbmc68k", "--conditions", "bulk_labels", "--out", "{tmp}/o", "--config", "{{oops"], "JSON"),
+    (["train", "--data", "pbmc68k", "--conditions", "bulk_labels", "--out", "{tmp}/o", "--config", '{{"lr": 1}}'],
+     "Unknown training option"),
+    (["train", "--data", "pbmc68k", "--conditions", "nope", "--out", "{tmp}/o"], "nope"),
 ])
 def test_errors_are_one_line(argv, msg, tiny_model_dir, tmp_path, capsys):
     argv = [a.format(ck=tiny_model_dir, tmp=tmp_path) for a in argv]

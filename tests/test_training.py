@@ -64,3 +64,11 @@ def test_backbones_and_spaces_end_to_end(tiny_prep, tmp_path, backbone, space):
     if space == "gene":
         assert "space" not in m.reference  # no expression matrix in the checkpoint
         assert "counts" not in a.layers
+
+
+@pytest.mark.parametrize("kw,msg", [(dict(latent_dim=0), "latent_dim"), (dict(split=(0.5, 0.5, 0.1)), "split"),
+                                    (dict(backbone="lstm"), "backbone"), (dict(likelihood="mse"), "likelihood"),
+                                    (dict(p_uncond=1.0), "p_uncond"), (dict(diffusion_iters=2.5), "diffusion_iters")])
+def test_invalid_options(kw, msg):
+    with pytest.raises(ScdiffError, match=msg):
+        TrainConfig(**kw).validate()
