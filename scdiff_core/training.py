@@ -82,7 +82,8 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Raise :class:`ScdiffError` with a clear message for an impossible setting."""
         from .autoencoder import LIKELIHOODS
-        from .backbones.available import BACKBONES
+        from .backbones import BACKBONES
+        from .backbones import available  # noqa: F401  (registers the backbones)
 
         def bad(msg):
             raise ScdiffError(f"Invalid training option: {msg}")
