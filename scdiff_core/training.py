@@ -55,9 +55,10 @@ class TrainConfig:
     ae_dropout: float = 0.3
     ae_latent_noise: float = 0.05       # noise on the code while training: a smoother decoder
     ae_kl_weight: float = 0.0           # > 0: variational encoder with this weight on KL(q(z|x) ‖ N(0, I))
+    autoencoder_from: str | None = None  # reuse the autoencoder of this checkpoint (same genes, same split)
     # diffusion
     backbone: str = "mlp"
-    backbone_hparams: dict = field(default_factory=dict)
+    backbone_hparams: dict = field(default_factory=dict)  # e.g. {"widths": [256, 256, 128]} for the MLP
     schedule: str = "linear"
     timesteps: int = 1000
     diffusion_iters: int = 15000
@@ -294,7 +295,17 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
     # ---- 1. autoencoder ---------------------------------------------------------------
     ae = None
     stats: dict[str, np.ndarray] = {}
-    if cfg.space == "latent":
+    if cfg.space == "latent" and cfg.autoencoder_from:
+        src = SCDiffModel.load(cfg.autoencoder_from)
+        if src.autoencoder is None or src.genes != list(prep.genes) or src.config["split"] != split:
+            raise ScdiffError(f"autoencoder_from={cfg.autoencoder_from!r} must be a latent-space checkpoint trained "
+                              f"on the same genes with the same split (same data, conditions and seed).")
+        ae = src.autoencoder
+        stats = {k: v for k, v in src.stats.items() if k.startswith(("latent_", "loglib_"))}
+        summary["autoencoder"] = dict(src.config["training"]["autoencoder"], reused_from=str(cfg.autoencoder_from))
+        with torch.no_grad():
+            v_tr = src.to_space(X_tr.numpy(), C_tr.sum(1).numpy() if counts else None)
+    elif cfg.space == "latent":
         lik = cfg.likelihood or ("nb" if counts else "hurdle")
         if lik in ("nb", "zinb") and not counts:
             raise ScdiffError(f"likelihood {lik!r} needs raw counts, but this data is log-normalized; "
