@@ -47,7 +47,7 @@ def iteration_time(name: str, dim: int, n_classes, hp: dict, batch: int = 256, r
     return (time.perf_counter() - t0) / reps
 
 
-def run_one(dataset, backbone, space, iters, out_dir, ae_from, seed=0, wall_iters=None):
+def run_one(dataset, backbone, space, iters, out_dir, ae_from, seed=0, wall_iters=None, existing=None):
     import torch
 
     from benchmarks.quality import run as quality
@@ -55,23 +55,29 @@ def run_one(dataset, backbone, space, iters, out_dir, ae_from, seed=0, wall_iter
     from scdiff_core.model import SCDiffModel
     from scdiff_core.training import TrainConfig, train
 
-    prep = load_prepared(dataset, CONDITIONS[dataset])
-    hp = {}
-    if backbone == "mlp":
-        hp = {"widths": [256, 256, 128]}
-    else:
-        hp = dict(TRANSFORMER, patch_size=GENE_PATCH if space == "gene" else 2)
-    n_iter = wall_iters or iters
-    cfg = TrainConfig(seed=seed, backbone=backbone, space=space, backbone_hparams=hp, diffusion_iters=n_iter,
-                      autoencoder_from=str(ae_from) if (space == "latent" and ae_from) else None, threads=2)
     name = f"{dataset}_{backbone}_{space}" + ("_walltime" if wall_iters else "")
-    out = out_dir / name
-    t0 = time.perf_counter()
-    train(prep, out, cfg)
-    train_s = time.perf_counter() - t0
-    m = SCDiffModel.load(out)
+    if existing:  # a checkpoint trained by its own recorded command (e.g. a shipped one): measure it
+        out = Path(existing)
+        m = SCDiffModel.load(out)
+        n_iter = m.config["training"]["diffusion"]["iterations"]
+        train_s = m.config["training"]["seconds_total"]
+    else:
+        prep = load_prepared(dataset, CONDITIONS[dataset])
+        if backbone == "mlp":
+            hp = {"widths": [256, 256, 128]}
+        else:
+            hp = dict(TRANSFORMER, patch_size=GENE_PATCH if space == "gene" else 2)
+        n_iter = wall_iters or iters
+        cfg = TrainConfig(seed=seed, backbone=backbone, space=space, backbone_hparams=hp, diffusion_iters=n_iter,
+                          autoencoder_from=str(ae_from) if (space == "latent" and ae_from) else None, threads=2,
+                          ae_epochs=300 if dataset == "pbmc68k" else 200)
+        out = out_dir / name
+        t0 = time.perf_counter()
+        train(prep, out, cfg)
+        train_s = time.perf_counter() - t0
+        m = SCDiffModel.load(out)
     diff_s = m.config["training"]["diffusion"]["seconds_this_run"]
-    row = {"dataset": dataset, "backbone": backbone, "space": space, "iters": n_iter,
+    row = {"dataset": dataset, "backbone": backbone, "space": space, "iters": n_iter, "checkpoint": str(out),
            "parameters": m.config["backbone"]["parameters"], "hparams": m.config["backbone"]["hparams"],
            "seconds_per_iter": diff_s / n_iter, "train_seconds": train_s, "diffusion_train_seconds": diff_s}
     col = m.conditions[0]
@@ -101,7 +107,9 @@ def run_one(dataset, backbone, space, iters, out_dir, ae_from, seed=0, wall_iter
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", required=True, choices=list(CONDITIONS))
-    ap.add_argument("--iters", type=int, default=8000)
+    ap.add_argument("--iters-latent", type=int, default=5000, help="diffusion iterations in latent space")
+    ap.add_argument("--iters-gene", type=int, default=2000, help="diffusion iterations in gene space")
+    ap.add_argument("--existing", help="backbone-space=CHECKPOINT pairs to measure instead of training")
     ap.add_argument("--only", help="comma-separated backbone-space pairs, e.g. dit-latent,crate-gene")
     ap.add_argument("--out", default=str(ROOT / "runs" / "backbones"))
     a = ap.parse_args()
@@ -122,24 +130,26 @@ def main():
         hp = dict(TRANSFORMER, patch_size=patch)
         claim[space] = {b: iteration_time(b, dim, ncls, hp) for b in ("dit", "crate")}
         print("seconds per iteration", space, claim[space], flush=True)
+    existing = dict(x.split("=", 1) for x in a.existing.split(",")) if a.existing else {}
+    iters = {"latent": a.iters_latent, "gene": a.iters_gene}
     rows = []
-    ae_from = None
+    ae_from = existing.get("mlp-latent")
     for b, s in combos:
-        r = run_one(a.dataset, b, s, a.iters, out_dir, ae_from)
+        r = run_one(a.dataset, b, s, iters[s], out_dir, ae_from, existing=existing.get(f"{b}-{s}"))
         rows.append(r)
         if s == "latent" and ae_from is None:
-            ae_from = out_dir / f"{a.dataset}_{b}_{s}"
+            ae_from = r["checkpoint"]
         save_json(f"backbones_{a.dataset}", {"rows": rows, "claim_seconds_per_iter": claim, "machine": machine(),
-                                             "iters": a.iters})
+                                             "iters": iters})
     # CRATE trained for DiT's wall time (equal training time), in each space run
     for s in ("latent", "gene"):
         dit = next((r for r in rows if r["backbone"] == "dit" and r["space"] == s), None)
         crate = next((r for r in rows if r["backbone"] == "crate" and r["space"] == s), None)
         if dit and crate:
             n = int(dit["diffusion_train_seconds"] / crate["seconds_per_iter"])
-            rows.append(run_one(a.dataset, "crate", s, a.iters, out_dir, ae_from, wall_iters=n))
+            rows.append(run_one(a.dataset, "crate", s, iters[s], out_dir, ae_from, wall_iters=n))
             save_json(f"backbones_{a.dataset}", {"rows": rows, "claim_seconds_per_iter": claim, "machine": machine(),
-                                                 "iters": a.iters})
+                                                 "iters": iters})
 
 
 if __name__ == "__main__":

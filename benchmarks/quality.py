@@ -46,11 +46,36 @@ def run(checkpoint: str, guidance: str = "free", sampler: str = "ddim", steps: i
         gb = gaussian_baseline(held.train, key, counts, seed=seed)
         out["gaussian"] = held.evaluate(gb, seed=seed).to_dict()
     for lab in rare or []:
+        # a rare type has too few test cells for distribution metrics: compare 200 generated cells with
+        # every held-out real cell of the type (validation + test), next to the type's training cells
+        import anndata as ad
+
+        from scdiff_core.metrics import evaluate
+
         g = model.generate({key: lab}, 200, guidance=guidance, sampler=sampler, steps=steps, seed=seed,
                            scales=None if scale is None else {key: scale})
-        r = held.evaluate(g, seed=seed)
-        out.setdefault("rare", {})[lab] = {"report": r.to_dict(), "test_cells": counts.get(lab, 0),
-                                           "train_cells": int(sum(held.train.obs[key].astype(str) == lab))}
+        real = ad.concat([held.val, held.test])
+        real = real[real.obs[key].astype(str) == lab].copy()
+        train_lab = held.train[held.train.obs[key].astype(str) == lab].copy()
+        ref = held.reference
+        rg, rr, rt = ref.project(g), ref.project(real), ref.project(train_lab)
+        d_gen = np.sqrt(((rg[:, None] - rr[None]) ** 2).sum(-1)).min(1)    # generated → nearest held-out cell
+        d_train = np.sqrt(((rt[:, None] - rr[None]) ** 2).sum(-1)).min(1)  # training cell → nearest held-out
+        d_copy = np.sqrt(((rg[:, None] - rt[None]) ** 2).sum(-1)).min(1)   # generated → nearest training cell
+        pred = ref.predict_labels(rg)
+        rep_r = evaluate(g, train=held.train, test=real, control=None, label_key=key, min_label_cells=10**9,
+                         seed=seed, reference=ref)
+        out.setdefault("rare", {})[lab] = {
+            "train_cells": int(train_lab.n_obs), "held_out_cells": int(real.n_obs), "generated": int(g.n_obs),
+            "label_fidelity": float((np.asarray(pred) == lab).mean()),
+            "label_fidelity_held_out_real": float((np.asarray(ref.predict_labels(rr)) == lab).mean()),
+            "dist_to_held_out_generated_median": float(np.median(d_gen)),
+            "dist_to_held_out_training_median": float(np.median(d_train)),
+            "dist_generated_to_nearest_training_median": float(np.median(d_copy)),
+            "mmd2_vs_held_out": float(rep_r.summary().iloc[0]["mmd2"]),
+            "n_generated_unique_nearest_training": int(len(np.unique(np.argmin(
+                ((rg[:, None] - rt[None]) ** 2).sum(-1), 1)))),
+        }
     save_json(name or f"quality_{Path(checkpoint).name}_{guidance}", out)
     return out
 

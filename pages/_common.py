@@ -713,8 +713,11 @@ def start_training(name: str, data_path: str, conditions: list[str], extra: list
     # SCDIFF_APP_TRAIN_ARGS: further `scdiff train` options appended to every run started from the app
     # (later options win, e.g. to shorten runs on a slow machine or in tests).
     more = shlex.split(os.environ.get("SCDIFF_APP_TRAIN_ARGS", ""))
+    progress_file = jobs_dir() / f"{name}.progress.json"
+    progress_file.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "scdiff_core.cli", "train", "--data", data_path,
-           "--conditions", ",".join(conditions), "--out", str(out), *extra, *more]
+           "--conditions", ",".join(conditions), "--out", str(out), "--progress-file", str(progress_file),
+           *extra, *more]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     with open(log, "wb") as lf:
         proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -772,6 +775,13 @@ def job_status(rec: dict) -> dict:
     except OSError:
         text = ""
     rec.update(parse_progress(text))
+    try:  # the machine-readable progress written by `scdiff train --progress-file` wins over the log
+        pf = json.loads((jobs_dir() / f"{rec['name']}.progress.json").read_text())
+        rec["stages"] = {k: (int(v["step"]), int(v["total"])) for k, v in pf.get("stages", {}).items()}
+        rec["current"] = pf.get("current") or rec.get("current")
+        rec["error"] = pf.get("error") or rec.get("error")
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     proc = _live_jobs().get(rec["name"])
     rc = rec.get("returncode")
     if proc is not None and proc.pid == rec["pid"] and rc is None:

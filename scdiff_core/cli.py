@@ -86,6 +86,7 @@ def _write_h5ad(adata, out: str) -> None:
 # ---------------------------------------------------------------------- subcommands
 def cmd_train(a) -> int:
     from .data import load_prepared
+    from .errors import ScdiffError
     from .training import TrainConfig, train
 
     conds = [c.strip() for c in a.conditions.split(",") if c.strip()]
@@ -110,8 +111,22 @@ def cmd_train(a) -> int:
     from tqdm.auto import tqdm
 
     bars: dict[str, tqdm] = {}
+    state = {"stages": {}, "current": None, "done": False, "error": None}
+    last = [0.0]
+
+    def write_progress(force=False):
+        import time
+
+        if a.progress_file and (force or time.time() - last[0] > 0.5):
+            from .checkpoint import write_json_atomic
+
+            write_json_atomic(a.progress_file, state)
+            last[0] = time.time()
 
     def progress(stage, step, total, info):
+        state["stages"][stage] = {"step": step, "total": total, **({"loss": info["loss"]} if "loss" in info else {})}
+        state["current"] = stage
+        write_progress(step >= total)
         if stage not in bars:
             bars[stage] = tqdm(total=total, desc=stage, unit="it")
         b = bars[stage]
@@ -125,7 +140,14 @@ def cmd_train(a) -> int:
     print(f"data: {prep.adata.n_obs} cells × {len(prep.genes)} genes ({prep.kind}); conditions: "
           + "; ".join(f"{c} ({len(prep.vocab[c])} values)" for c in conds), file=sys.stderr)
     command = "scdiff " + " ".join(shlex.quote(x) for x in sys.argv[1:]) if a._argv is None else a._argv
-    model = train(prep, a.out, cfg, progress=progress, resume=not a.restart, command=command)
+    try:
+        model = train(prep, a.out, cfg, progress=progress, resume=not a.restart, command=command)
+    except Exception as e:
+        state["error"] = str(e) if isinstance(e, ScdiffError) else f"{type(e).__name__}: {e}"
+        write_progress(True)
+        raise
+    state["done"] = True
+    write_progress(True)
     s = model.config["training"]
     print(f"saved {a.out} (trained in {s['seconds_total'] / 60:.1f} min)")
     return 0
@@ -258,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", help="JSON file or string of further TrainConfig options")
     t.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     t.add_argument("--restart", action="store_true", help="ignore any interrupted run in --out and start over")
+    t.add_argument("--progress-file", help="keep a JSON file with each stage's step/total/loss (for front ends)")
     t.set_defaults(func=cmd_train, _argv=None)
 
     def sampling(sp, guidance_default="free"):

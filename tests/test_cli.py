@@ -68,3 +68,15 @@ def test_errors_are_one_line(argv, msg, tiny_model_dir, tmp_path, capsys):
 def test_console_script_runs():
     r = subprocess.run([sys.executable, "-m", "scdiff_core.cli", "info", "/nonexistent"], capture_output=True, text=True)
     assert r.returncode == 2 and "error:" in r.stderr
+
+
+def test_train_progress_file(synthetic_path, tmp_path):
+    pf = tmp_path / "progress.json"
+    rc = main(["train", "--data", str(synthetic_path), "--conditions", "cell_type", "--out", str(tmp_path / "m"),
+               "--ae-epochs", "2", "--diffusion-iters", "20", "--classifier-iters", "10", "--latent-dim", "4",
+               "--progress-file", str(pf), "--config", '{"backbone_hparams": {"widths": [16, 16]}, "save_every": 10}'])
+    assert rc == 0
+    st = json.loads(pf.read_text())
+    assert st["done"] and st["error"] is None
+    assert st["stages"]["diffusion"] == {"step": 20, "total": 20, "loss": st["stages"]["diffusion"]["loss"]}
+    assert "classifier_cell_type" in st["stages"]

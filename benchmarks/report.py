@@ -1,0 +1,193 @@
+"""Write docs/benchmarks.md from benchmarks/results/*.json (every figure comes from a result file).
+
+    python benchmarks/report.py
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import RESULTS, ROOT, fmt  # noqa: E402
+
+OUT = ROOT / "docs" / "benchmarks.md"
+
+
+def load(name):
+    p = RESULTS / f"{name}.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def rows(report, scope="all"):
+    return {r["set"]: r for r in report["table"] if r["scope"] == scope}
+
+
+def quality_section(ds, key_label):
+    out = []
+    f, c = load(f"quality_{ds}_free"), load(f"quality_{ds}_classifier")
+    if not f:
+        return [f"_quality_{ds}: not run_\n"]
+    m = f["machine"]
+    out.append(f"### {ds}\n")
+    out.append(f"`python benchmarks/quality.py --checkpoint checkpoints/{ds} --guidance free|classifier"
+               f"{' --rare CD34+' if ds == 'pbmc68k' else ''}` ({m['date']}, git {m['git']}, "
+               f"{m['torch_threads']} torch threads). As many generated cells per label as the test set holds "
+               f"({f['n_generated']} cells), DDIM-50; every comparison subsamples both sides to equal n.\n")
+    out.append("| row | n | RF AUROC ↓ (0.5 best) | MMD² ↓ | energy ↓ | Spearman gene means ↑ | zeros per gene, mean abs gap ↓ "
+               "| zeros (real / gen) | label fidelity |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    ctrl = rows(f["report"])["control"]
+    gauss = rows(f["gaussian"])["generated"] if f.get("gaussian") else None
+
+    def line(name, r):
+        return (f"| {name} | {r['n']} | {fmt(r['rf_auroc'])} | {fmt(r['mmd2'], 4)} | {fmt(r['energy'])} | "
+                f"{fmt(r['scc_means'])} | {fmt(r['zero_frac_gap'])} | {fmt(r['zeros_real'])} / {fmt(r['zeros_gen'])} | "
+                f"{fmt(r['label_fidelity'])} |")
+
+    out.append(line("**held-out real (control)**", ctrl))
+    out.append(line("scdiff, classifier-free (w = 1)", rows(f["report"])["generated"]))
+    if c:
+        out.append(line("scdiff, classifier guidance (s = 2)", rows(c["report"])["generated"]))
+    if gauss:
+        out.append(line("Gaussian per label in PCA space", gauss))
+    out.append("")
+    g = rows(f["report"])["generated"]
+    checks = [("RF AUROC ≤ 0.65", g["rf_auroc"] is not None and g["rf_auroc"] <= 0.65),
+              ("MMD² ≤ 0.01", g["mmd2"] <= 0.01),
+              ("Spearman ≥ 0.98", g["scc_means"] >= 0.98),
+              ("zeros gap ≤ 0.05", g["zero_frac_gap"] <= 0.05),
+              ("label fidelity within 0.05 of control", abs(g["label_fidelity"] - ctrl["label_fidelity"]) <= 0.05)]
+    out.append("Targets (classifier-free row): " + "; ".join(f"{n}: {'met' if ok else '**missed**'}" for n, ok in checks)
+               + f". Control Spearman here is {fmt(ctrl['scc_means'])}.\n")
+    # per label
+    labels = [r["scope"] for r in f["report"]["table"] if r["set"] == "generated" and r["scope"] != "all"]
+    if labels:
+        out.append("<details><summary>Per label (labels with ≥ 5 test cells; RF AUROC needs ≥ 10 per side)</summary>\n")
+        out.append("| label | n | RF AUROC gen / control | MMD² gen / control | label fidelity gen / control |")
+        out.append("|---|---|---|---|---|")
+        for lab in labels:
+            rr = rows(f["report"], lab)
+            gg, cc = rr.get("generated"), rr.get("control")
+            if not gg or not cc:
+                continue
+            out.append(f"| {lab} | {gg['n']} | {fmt(gg['rf_auroc'])} / {fmt(cc['rf_auroc'])} | "
+                       f"{fmt(gg['mmd2'], 4)} / {fmt(cc['mmd2'], 4)} | {fmt(gg['label_fidelity'])} / {fmt(cc['label_fidelity'])} |")
+        out.append("\n</details>\n")
+    if f.get("rare"):
+        for lab, r in f["rare"].items():
+            out.append(f"**Rare type {lab}** ({r['train_cells']} training cells, {r['held_out_cells']} held-out real cells, "
+                       f"{r['generated']} generated): label fidelity {fmt(r['label_fidelity'])} (held-out real cells: "
+                       f"{fmt(r['label_fidelity_held_out_real'])}); median PCA distance to the nearest held-out {lab} cell "
+                       f"{fmt(r['dist_to_held_out_generated_median'])} for generated cells vs "
+                       f"{fmt(r['dist_to_held_out_training_median'])} for the training {lab} cells; median distance of a "
+                       f"generated cell to its nearest training cell {fmt(r['dist_generated_to_nearest_training_median'])}; "
+                       f"the 200 generated cells have {r['n_generated_unique_nearest_training']} distinct nearest training "
+                       f"{lab} cells (of {r['train_cells']}). MMD² against the held-out cells {fmt(r['mmd2_vs_held_out'], 4)} "
+                       f"(n = {r['held_out_cells']}, very noisy).\n")
+    return out
+
+
+def main():
+    md = ["# Benchmarks", "",
+          "Every figure below is read from `benchmarks/results/*.json`, written by the scripts named with each "
+          "table; `bash benchmarks/run_all.sh` reruns them all (one heavy process at a time) and "
+          "`python benchmarks/report.py` rewrites this page. Machine: 2 CPU cores, no GPU. Protocol: "
+          "GUIDE.md §3 (60/20/20 split by cell id, seed 0; PCA with 50 components fitted on training cells; "
+          "the control row compares held-out validation cells, which nothing was fitted on, with the test cells).",
+          "", "## Quality against held-out cells", ""]
+    md += quality_section("paul15", "paul15_clusters")
+    md += quality_section("pbmc68k", "bulk_labels")
+
+    u = load("unseen_paul15_no_mep_g2m")
+    md += ["## Unseen combination: 7MEP × G2M", ""]
+    if u:
+        md.append("`scdiff train --data paul15 --conditions paul15_clusters,phase --exclude paul15_clusters=7MEP,phase=G2M "
+                  "--out runs/paul15_no_mep_g2m` then `python benchmarks/unseen.py --checkpoint runs/paul15_no_mep_g2m`. "
+                  f"Every 7MEP × G2M cell was kept out of training; {u['real']['n_real']} of them are in the test set. "
+                  "200 cells generated for the combination; cluster fidelity by the label classifier (fitted on training "
+                  "cells), G2M fidelity by cell-cycle scoring of the generated cells together with the training cells.\n")
+        md.append("| guidance | scales | cluster fidelity (7MEP) | G2M fidelity | RF AUROC vs real 7MEP×G2M | MMD² vs real |")
+        md.append("|---|---|---|---|---|---|")
+        for r in u["rows"]:
+            md.append(f"| {r['guidance']} | {r['scales']} | {fmt(r['cluster_fidelity'])} | {fmt(r['phase_fidelity'])} | "
+                      f"{fmt(r['rf_auroc_vs_real_combo'])} | {fmt(r['mmd2_vs_real_combo'], 4)} |")
+        md.append(f"| real held-out 7MEP × G2M cells, scored the same way | | {fmt(u['real']['cluster_fidelity'])} | "
+                  f"{fmt(u['real']['phase_fidelity'])} | | |\n")
+    else:
+        md.append("_not run_\n")
+
+    md += ["## Trajectories (Gradient Interpolation) on paul15", ""]
+    for g in ("classifier", "free"):
+        t = load(f"trajectory_paul15_{g}")
+        if not t:
+            continue
+        a = t["args"]
+        md.append(f"`python benchmarks/trajectory.py --checkpoint checkpoints/paul15 --guidance {g}`: {a['points']} values of λ × "
+                  f"{a['cells']} cells, t_start = {a['t_start']}, scale {a['scale'] or 'default'}. Pseudotime: scanpy dpt on "
+                  "training cells from the cell of `uns['iroot']`; generated cells take the mean pseudotime of their 10 nearest "
+                  "training cells (PCA space).\n")
+        md.append("| path | per-λ mean pseudotime strictly rising | Spearman(λ, pseudotime), cells (target ≥ 0.8) | "
+                  "real cells by maturation order | RF AUROC intermediates vs real intermediates | same, training cells of "
+                  "those clusters (control) | linear blend: Spearman / AUROC | seconds |")
+        md.append("|---|---|---|---|---|---|---|---|")
+        for r in t["paths"]:
+            md.append(f"| {r['path']} | {'yes' if r['strictly_increasing'] else '**no**'} ({', '.join(fmt(x, 2) for x in r['mean_pseudotime'])}) | "
+                      f"{fmt(r['spearman_cells'])} | {fmt(r['spearman_real_ordered'])} | {fmt(r['rf_auroc_intermediates'])} | "
+                      f"{fmt(r['rf_auroc_intermediates_control'])} | {fmt(r['blend_spearman'])} / {fmt(r['blend_rf_auroc_intermediates'])} | "
+                      f"{fmt(r['seconds'], 1)} |")
+        md.append("")
+
+    md += ["## Speed (2 CPU cores, 2 torch threads)", ""]
+    for ds in ("paul15", "pbmc68k"):
+        s = load(f"speed_{ds}")
+        if not s:
+            continue
+        md.append(f"`python benchmarks/speed.py --checkpoint checkpoints/{ds}{' --quality' if 'quality' in s else ''}` "
+                  f"({s['machine']['date']}). 1,000 cells, decoding and projection included; median of repeats. "
+                  f"Training: {fmt(s['train_minutes'], 1)} min (`{s['train_command']}`).\n")
+        md.append("| guidance | sampler | steps | seconds per 1,000 cells |")
+        md.append("|---|---|---|---|")
+        for r in s["rows"]:
+            md.append(f"| {r['guidance']} | {r['sampler']} | {r['steps']} | {fmt(r['seconds_median'], 2)} |")
+        if "quality" in s:
+            md.append("\nQuality of the two samplers (classifier-free, cells per label as in the test set):\n")
+            md.append("| sampler | RF AUROC | MMD² | Spearman | label fidelity | generate seconds |")
+            md.append("|---|---|---|---|---|---|")
+            for k, v in s["quality"].items():
+                g = rows(v["summary"])["generated"]
+                md.append(f"| {k} | {fmt(g['rf_auroc'])} | {fmt(g['mmd2'], 4)} | {fmt(g['scc_means'])} | {fmt(g['label_fidelity'])} | "
+                          f"{fmt(v['generate_seconds'], 1)} |")
+        md.append("")
+
+    md += ["## Backbones and diffusion spaces (issue 4)", ""]
+    for ds in ("pbmc68k", "paul15"):
+        b = load(f"backbones_{ds}")
+        if not b:
+            continue
+        md.append(f"`python benchmarks/backbones.py --dataset {ds} …` (see benchmarks/run_all.sh; iterations {b['iters']}). "
+                  "Latent-space runs share one autoencoder. DDPM-1000 marked * was timed on 100 cells and scaled ×10.\n")
+        md.append("| backbone | space | parameters | diffusion iters | s / iter | train min | DDIM-50 s / 1k | DDPM-1000 s / 1k | "
+                  "RF AUROC | MMD² | Spearman | label fid. (control) |")
+        md.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in b["rows"]:
+            rr = rows(r["report"])
+            g, c = rr["generated"], rr["control"]
+            name = r["backbone"] + (" (DiT's wall time)" if "walltime" in r["checkpoint"] else "")
+            md.append(f"| {name} | {r['space']} | {r['parameters']:,} | {r['iters']} | {fmt(r['seconds_per_iter'], 4)} | "
+                      f"{fmt(r['train_seconds'] / 60, 1)} | {fmt(r['ddim50_1000_cells_s'], 1)} | "
+                      f"{fmt(r['ddpm1000_1000_cells_s'], 0)}{'*' if r['ddpm1000_estimated'] else ''} | {fmt(g['rf_auroc'])} | "
+                      f"{fmt(g['mmd2'], 4)} | {fmt(g['scc_means'])} | {fmt(g['label_fidelity'])} ({fmt(c['label_fidelity'])}) |")
+        cl = b["claim_seconds_per_iter"]
+        md.append("\nWhite-Box claim, time per training iteration at equal width (128) and depth (4), batch 256, same tokens: "
+                  + "; ".join(f"{sp}: DiT {fmt(v['dit'] * 1000, 1)} ms, CRATE {fmt(v['crate'] * 1000, 1)} ms "
+                              f"(DiT/CRATE = {fmt(v['dit'] / v['crate'], 2)}×)" for sp, v in cl.items()) + ".\n")
+    app = ROOT / "docs" / "benchmarks_app.md"
+    if app.exists():
+        md += ["## App latency", "", "See [benchmarks_app.md](benchmarks_app.md).", ""]
+    OUT.write_text("\n".join(md) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
