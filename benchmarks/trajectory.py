@@ -46,13 +46,14 @@ def pseudotime_reference(held, seed=0):
         d = ((held.reference.project(tr) - root) ** 2).sum(1)
         tr.uns["iroot"] = int(np.argmin(d))
     sc.tl.dpt(tr)
-    pt = tr.obs["dpt_pseudotime"].to_numpy()
+    pt = tr.obs["dpt_pseudotime"].to_numpy().astype(float)
+    pt[~np.isfinite(pt)] = np.nan  # cells disconnected from the root
     ref_pcs = held.reference.project(held.train)
     nn = NearestNeighbors(n_neighbors=10).fit(ref_pcs)
 
     def place(adata):
         _, idx = nn.kneighbors(held.reference.project(adata))
-        return pt[idx].mean(1)
+        return np.nanmean(pt[idx], 1)
 
     return pt, place
 

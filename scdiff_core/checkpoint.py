@@ -98,6 +98,12 @@ def save_checkpoint(directory: str | os.PathLike, config: dict, weights: Mapping
         cfg["files"] = files
         with open(tmp / CONFIG_NAME, "w") as f:
             json.dump(cfg, f, indent=1, default=_json_default)
+        # mkdtemp makes a private (0700) folder: give the checkpoint the usual permissions
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        for p in tmp.iterdir():
+            os.chmod(p, 0o666 & ~umask)
         # keep anything else a training run left in the folder (its resumable state, logs)
         if directory.exists():
             for p in directory.iterdir():
