@@ -18,7 +18,8 @@ from benchmarks.common import machine, save_json, set_threads  # noqa: E402
 
 
 def run(checkpoint: str, guidance: str = "free", sampler: str = "ddim", steps: int = 50, scale: float | None = None,
-        seed: int = 0, rare: list[str] | None = None, name: str | None = None, baseline: bool = True) -> dict:
+        seed: int = 0, rare: list[str] | None = None, name: str | None = None, baseline: bool = True,
+        all_conditions: bool = False) -> dict:
     import numpy as np
 
     from scdiff_core.evaluation import HeldOut
@@ -30,12 +31,16 @@ def run(checkpoint: str, guidance: str = "free", sampler: str = "ddim", steps: i
     key = held.label_key
     counts = held.test_counts()
     groups = [({key: lab}, n) for lab, n in counts.items()]
+    if all_conditions:  # one group per combination of every condition, as many cells as the test set holds
+        combos = held.test.obs[model.conditions].astype(str).value_counts()
+        groups = [(dict(zip(model.conditions, c)), int(n)) for c, n in combos.items() if n > 0]
     t0 = time.perf_counter()
     gen = model.generate(groups, guidance=guidance, sampler=sampler, steps=steps, seed=seed,
                          scales=None if scale is None else {key: scale})
     t_gen = time.perf_counter() - t0
     rep = held.evaluate(gen, seed=seed)
     out = {"checkpoint": checkpoint, "guidance": guidance, "sampler": sampler, "steps": steps, "seed": seed,
+           "all_conditions": all_conditions,
            "scale": scale, "n_generated": gen.n_obs, "generate_seconds": t_gen, "report": rep.to_dict(),
            "machine": machine()}
     # zeros: fraction of zeros per gene, generated vs test (global)
@@ -91,9 +96,12 @@ def main():
     ap.add_argument("--rare", action="append", help="a rare label to report separately with 200 cells")
     ap.add_argument("--name")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--all-conditions", action="store_true",
+                    help="condition on every column (e.g. cluster and phase), with the test set's combinations")
     a = ap.parse_args()
     set_threads(2)
-    out = run(a.checkpoint, a.guidance, a.sampler, a.steps, a.scale, a.seed, a.rare, a.name, not a.no_baseline)
+    out = run(a.checkpoint, a.guidance, a.sampler, a.steps, a.scale, a.seed, a.rare, a.name, not a.no_baseline,
+              a.all_conditions)
     import pandas as pd
 
     from scdiff_core.metrics import EvaluationReport

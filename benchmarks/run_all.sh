@@ -3,6 +3,7 @@
 # (2 cores: never two heavy jobs at once). Results: benchmarks/results/*.json; then
 # `python benchmarks/report.py` writes docs/benchmarks.md. Run from the repository root:
 #   bash benchmarks/run_all.sh [stage ...]      stages: ship quality speed trajectory unseen transformers backbones
+#   (unseen-eval re-scores an existing runs/paul15_no_mep_g2m without training it again)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
@@ -18,6 +19,8 @@ quality)
   for g in free classifier; do
     python benchmarks/quality.py --checkpoint checkpoints/pbmc68k --guidance $g --rare CD34+ --name quality_pbmc68k_$g
     python benchmarks/quality.py --checkpoint checkpoints/paul15 --guidance $g --name quality_paul15_$g
+    python benchmarks/quality.py --checkpoint checkpoints/paul15 --guidance $g --all-conditions --no-baseline \
+        --name quality_paul15_both_$g
   done ;;
 speed)
   python benchmarks/speed.py --checkpoint checkpoints/paul15 --quality
@@ -29,6 +32,8 @@ unseen)
   log "train paul15 without 7MEP x G2M"
   scdiff train --data paul15 --conditions paul15_clusters,phase --threads 2 \
       --exclude paul15_clusters=7MEP,phase=G2M --out runs/paul15_no_mep_g2m
+  python benchmarks/unseen.py --checkpoint runs/paul15_no_mep_g2m ;;
+unseen-eval)
   python benchmarks/unseen.py --checkpoint runs/paul15_no_mep_g2m ;;
 transformers)
   for b in dit crate; do

@@ -82,14 +82,24 @@ def evaluate_path(model, held, place, label, start, end, order, inter, args, see
     rpt = place(real[keep])
     rl = np.array([order.index(x) / (len(order) - 1) for x in lab[keep]])
     rho_real = float(spearmanr(rl, rpt)[0])
-    # intermediates against real intermediate cells
-    mid = (lam > 0.2) & (lam < 0.8)
-    real_mid = real[np.isin(lab, inter)]
-    Xr = held.reference.project(real_mid)
-    Xg = held.reference.project(traj[mid])
+    # intermediates against real intermediate cells: held-out *test* cells of the intermediate clusters
+    # (neither the model nor the PCA saw them); the control row compares the *validation* cells of those
+    # clusters with the same test cells (training cells would not do: the PCA was fitted on them)
     rng = np.random.default_rng(seed)
-    n = min(len(Xr), len(Xg))
-    auc_mid = rf_auroc(Xr[rng.choice(len(Xr), n, replace=False)], Xg[rng.choice(len(Xg), n, replace=False)], seed)
+    mid = (lam > 0.2) & (lam < 0.8)
+
+    def inter_of(a):
+        return a[np.isin(a.obs[key].astype(str).to_numpy(), inter)]
+
+    Xr = held.reference.project(inter_of(held.test))
+    Xg = held.reference.project(traj[mid])
+    Xv = held.reference.project(inter_of(held.val))
+
+    def auc(A, B):
+        n = min(len(A), len(B))
+        return rf_auroc(A[rng.choice(len(A), n, replace=False)], B[rng.choice(len(B), n, replace=False)], seed)
+
+    auc_mid, auc_ctrl = auc(Xr, Xg), auc(Xr, Xv)
     # linear blend of real start and end cells (training cells), same λ grid
     A = np.asarray(held.train[held.train.obs[key].astype(str) == start].X)
     B = np.asarray(held.train[held.train.obs[key].astype(str) == end].X)
@@ -99,12 +109,7 @@ def evaluate_path(model, held, place, label, start, end, order, inter, args, see
     bad = ad.AnnData(blend.astype(np.float32), var=held.train.var.copy())
     bpt = place(bad)
     bmid = (blam > 0.2) & (blam < 0.8)
-    Xb = held.reference.project(bad[bmid])
-    nb = min(len(Xr), len(Xb))
-    auc_blend = rf_auroc(Xr[rng.choice(len(Xr), nb, replace=False)], Xb[rng.choice(len(Xb), nb, replace=False)], seed)
-    ctrl = held.reference.project(held.train[np.isin(held.train.obs[key].astype(str), inter)])
-    nc = min(len(Xr), len(ctrl))
-    auc_ctrl = rf_auroc(Xr[rng.choice(len(Xr), nc, replace=False)], ctrl[rng.choice(len(ctrl), nc, replace=False)], seed)
+    auc_blend = auc(Xr, held.reference.project(bad[bmid]))
     return {"path": label, "seconds": secs, "lambdas": lams.tolist(), "mean_pseudotime": means,
             "strictly_increasing": bool(np.all(np.diff(means) > 0)), "spearman_cells": rho,
             "spearman_real_ordered": rho_real, "rf_auroc_intermediates": auc_mid,

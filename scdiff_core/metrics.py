@@ -580,6 +580,15 @@ def _score_phases(cells: AnnData, train: AnnData, s_genes: list[str], g2m_genes:
     return _norm_phase(pooled.obs["phase"].to_numpy()[: cells.n_obs])
 
 
+def score_phases(cells: AnnData, train: AnnData, seed: int = 0) -> np.ndarray:
+    """Cell-cycle phase of ``cells`` ('G1', 'S', 'G2M'), scored together with ``train`` (see above)."""
+    s_genes, g2m_genes = _phase_gene_lists(train.var_names)
+    if len(s_genes) < 3 or len(g2m_genes) < 3:
+        raise ScdiffError(f"Only {len(s_genes)} S and {len(g2m_genes)} G2M genes are among these genes; "
+                          f"cell-cycle phase cannot be scored (3 of each are needed).")
+    return _score_phases(_align_genes(cells, train.var_names, "cells"), train, s_genes, g2m_genes, seed)
+
+
 # --------------------------------------------------------------------------------------------
 # evaluate
 # --------------------------------------------------------------------------------------------
