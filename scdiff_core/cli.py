@@ -222,7 +222,9 @@ def cmd_info(a) -> int:
     c = model.config
     s = model.summary()
     print(f"checkpoint: {a.checkpoint}")
-    print(f"dataset:    {c['data'].get('source')}")
+    src = c["data"].get("source") or {}
+    where = f" ({src['path']})" if isinstance(src, dict) and src.get("path") else ""
+    print(f"dataset:    {src.get('source') if isinstance(src, dict) else src}{where}")
     print(f"data kind:  {s['kind']} → decoder likelihood {s['likelihood']}; diffusion space: {s['space']}")
     print(f"genes:      {s['genes']}; training cells: {s['cells_train']} (val {len(c['split']['val'])}, "
           f"test {len(c['split']['test'])})")
