@@ -165,6 +165,20 @@ def main():
                       f"{fmt(r['seconds'], 1)} |")
         md.append("")
 
+    sweep = sorted(RESULTS.glob("trajsweep_*.json"))
+    if sweep:
+        md.append("Settings tried (same script with `--guidance G --t-start T --scale S`): RF AUROC of the intermediates "
+                  "against real intermediate test cells, and cell-level Spearman(λ, pseudotime), per path.\n")
+        md.append("| guidance | t_start | scale | 7MEP→2Ery: Spearman / AUROC | 9GMP→14Mo: Spearman / AUROC |")
+        md.append("|---|---|---|---|---|")
+        for p in sweep:
+            t = json.loads(p.read_text())
+            a = t["args"]
+            cells = [f"{fmt(r['spearman_cells'])} / {fmt(r['rf_auroc_intermediates'])}"
+                     + ("" if r["strictly_increasing"] else " (means not monotone)") for r in t["paths"]]
+            md.append(f"| {a['guidance']} | {a['t_start']} | {a['scale']} | " + " | ".join(cells) + " |")
+        md.append("")
+
     md += ["## Speed (2 CPU cores, 2 torch threads)", ""]
     for ds in ("paul15", "pbmc68k"):
         s = load(f"speed_{ds}")
