@@ -194,20 +194,25 @@ def _loop(stage: str, n_iters: int, step_fn, state: _State, modules: dict[str, t
             m.load_state_dict(_unprefixed(tens, name))
         _load_opt(opt, tens, "opt")
         gen.set_state(tens["rng"])
+        torch.set_rng_state(tens["torch_rng"])  # dropout draws from the global generator
         start, history = int(meta["iter"]), list(meta["history"])
     running = []
     for it in range(start, n_iters):
         running.append(step_fn(it))
-        if (it + 1) % log_every == 0 or it + 1 == n_iters:
+        logged = (it + 1) % log_every == 0 or it + 1 == n_iters
+        if logged:
             history.append([it + 1, float(np.mean(running))])
             running = []
-            if progress is not None:
-                progress(stage, it + 1, n_iters, {"loss": history[-1][1]})
+        # Save before reporting progress, so a run stopped from the progress callback (Ctrl-C in
+        # the CLI, a closed app session) resumes from the step it last reported.
         if (it + 1) % save_every == 0 or it + 1 == n_iters:
             tensors = {k: v for name, m in modules.items() for k, v in _prefixed(m, name).items()}
             tensors.update(_opt_tensors(opt, "opt"))
             tensors["rng"] = gen.get_state()
+            tensors["torch_rng"] = torch.get_rng_state()
             state.save(stage, {"iter": it + 1, "history": history}, tensors)
+        if logged and progress is not None:
+            progress(stage, it + 1, n_iters, {"loss": history[-1][1]})
     return history
 
 
@@ -321,7 +326,8 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
         n = X_tr.shape[0]
         per_epoch = max(1, int(np.ceil(n / cfg.ae_batch)))
         iters = cfg.ae_epochs * per_epoch
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1.0 if i < 0.7 * iters else 0.2)
+        # The learning rate is a pure function of the step, so a resumed run follows the same schedule.
+        ae_lr = lambda i: cfg.ae_lr * (1.0 if i < 0.7 * iters else 0.2)  # noqa: E731
         perm_holder: dict[int, torch.Tensor] = {}
 
         def ae_step(it):
@@ -330,6 +336,8 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
                 perm_holder.clear()
                 perm_holder[ep] = torch.randperm(n, generator=gen)
             idx = perm_holder[ep][b * cfg.ae_batch:(b + 1) * cfg.ae_batch]
+            for g in opt.param_groups:
+                g["lr"] = ae_lr(it)
             ae.train()
             z, logvar = ae.encode_posterior(X_tr[idx])
             kl = 0.0
@@ -343,11 +351,12 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
             opt.zero_grad()
             loss.backward()
             opt.step()
-            sched.step()
             return loss.item()
 
+        # Save on epoch boundaries: the epoch's shuffle is drawn at its first batch.
+        ae_save = per_epoch * max(10, int(np.ceil(cfg.save_every / per_epoch)))
         hist = _loop("autoencoder", iters, ae_step, state, {"ae": ae}, opt, gen,
-                     max(cfg.save_every, per_epoch * 10), progress, log_every=per_epoch)
+                     ae_save, progress, log_every=per_epoch)
         ae.eval()
         with torch.no_grad():
             val_nll = float(ae.nll(ae.decode(ae.encode(X_val), C_val.sum(1) if counts else None),
@@ -385,8 +394,10 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
         p.requires_grad_(False)
     opt = torch.optim.AdamW(den.parameters(), lr=cfg.diffusion_lr, weight_decay=0.0)
     warm = 500
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: min(1.0, (i + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(1.0, i / cfg.diffusion_iters)))))
+
+    def diff_lr(i: int) -> float:  # linear warm-up, then cosine decay to 10 %
+        return cfg.diffusion_lr * min(1.0, (i + 1) / warm) * (
+            0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(1.0, i / cfg.diffusion_iters))))
     null = torch.tensor(n_classes, dtype=torch.long)
 
     def diff_step(it):
@@ -395,13 +406,14 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
         if c.shape[1]:
             drop = torch.rand(c.shape, generator=gen) < cfg.p_uncond
             c = torch.where(drop, null.expand_as(c), c)
+        for g in opt.param_groups:
+            g["lr"] = diff_lr(it)
         den.train()
         loss = diffusion.training_loss(den, V[idx], c, generator=gen)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(den.parameters(), 1.0)
         opt.step()
-        sched.step()
         with torch.no_grad():
             d = min(cfg.ema_decay, (1 + it) / (10 + it))
             for pe, p in zip(ema.parameters(), den.parameters()):

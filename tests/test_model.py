@@ -165,5 +165,40 @@ def test_training_resumes_after_interruption(tiny_prep, tmp_path):
     m1 = train(tiny_prep, tmp_path / "a", cfg, progress=counter)
     assert calls["first"] > 200  # resumed, did not start over
     m2 = train(tiny_prep, tmp_path / "b", cfg)
-    for (k, v1), v2 in zip(m1.denoiser.state_dict().items(), m2.denoiser.state_dict().values()):
-        assert torch.allclose(v1, v2, atol=1e-5), k
+    pairs = [(m1.denoiser, m2.denoiser), (m1.autoencoder, m2.autoencoder)]
+    pairs += [(m1.classifiers[k], m2.classifiers[k]) for k in m1.classifiers]
+    for a, b in pairs:
+        for (k, v1), v2 in zip(a.state_dict().items(), b.state_dict().values()):
+            assert torch.allclose(v1, v2, atol=1e-5), k
+
+
+def test_training_resumes_inside_the_autoencoder_and_classifier_stages(tiny_prep, tmp_path):
+    """A kill in any stage resumes to the same weights as an uninterrupted run."""
+    from conftest import TINY
+    from scdiff_core.training import TrainConfig, train
+
+    cfg = TrainConfig(**{**TINY, "diffusion_iters": 100, "classifier_iters": 300, "ae_epochs": 30,
+                         "save_every": 20})  # the autoencoder saves every 10 epochs
+
+    class Kill(Exception):
+        pass
+
+    for stage, at in (("autoencoder", 45), ("classifier_phase", 250)):
+        seen = []
+
+        def killer(s, step, total, info, stage=stage, at=at):
+            seen.append(s)
+            if s == stage and step >= at:
+                raise Kill
+
+        with pytest.raises(Kill):
+            train(tiny_prep, tmp_path / "a", cfg, progress=killer)
+        assert stage in seen
+        assert (tmp_path / "a" / ".train_state" / f"{stage}.json").exists()
+    m1 = train(tiny_prep, tmp_path / "a", cfg)
+    m2 = train(tiny_prep, tmp_path / "b", cfg)
+    pairs = [(m1.denoiser, m2.denoiser), (m1.autoencoder, m2.autoencoder)]
+    pairs += [(m1.classifiers[k], m2.classifiers[k]) for k in m1.classifiers]
+    for a, b in pairs:
+        for (k, v1), v2 in zip(a.state_dict().items(), b.state_dict().values()):
+            assert torch.allclose(v1, v2, atol=1e-5), k
