@@ -13,12 +13,13 @@ same wall time as DiT.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import ROOT, machine, save_json, set_threads  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, machine, save_json, set_threads  # noqa: E402
 
 CONDITIONS = {"pbmc68k": ["bulk_labels", "phase"], "paul15": ["paul15_clusters", "phase"]}
 TRANSFORMER = {"width": 128, "depth": 4, "heads": 4}
@@ -77,9 +78,11 @@ def run_one(dataset, backbone, space, iters, out_dir, ae_from, seed=0, wall_iter
         train_s = time.perf_counter() - t0
         m = SCDiffModel.load(out)
     diff_s = m.config["training"]["diffusion"]["seconds_this_run"]
-    row = {"dataset": dataset, "backbone": backbone, "space": space, "iters": n_iter, "checkpoint": str(out),
+    row = {"dataset": dataset, "backbone": backbone, "space": space, "walltime": bool(wall_iters),
+           "iters": n_iter, "checkpoint": str(out),
            "parameters": m.config["backbone"]["parameters"], "hparams": m.config["backbone"]["hparams"],
-           "seconds_per_iter": diff_s / n_iter, "train_seconds": train_s, "diffusion_train_seconds": diff_s}
+           "seconds_per_iter": diff_s / n_iter, "train_seconds": train_s, "diffusion_train_seconds": diff_s,
+           "train_cells": len(m.config["split"]["train"]), "batch": m.config["train_config"]["diffusion_batch"]}
     col = m.conditions[0]
     top = max(m.vocab[col], key=lambda v: m.config["counts"][col][v])
     m.generate({col: top}, 20, steps=2)
@@ -114,6 +117,8 @@ def main():
                     help="also train CRATE for DiT's wall time (default: yes on pbmc68k, no on paul15, to keep runs short)")
     ap.add_argument("--only", help="comma-separated backbone-space pairs, e.g. dit-latent,crate-gene")
     ap.add_argument("--out", default=str(ROOT / "runs" / "backbones"))
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the rows already in benchmarks/results/backbones_<dataset>.json and run only the missing ones")
     a = ap.parse_args()
     set_threads(2)
     out_dir = Path(a.out)
@@ -136,7 +141,16 @@ def main():
     iters = {"latent": a.iters_latent, "gene": a.iters_gene}
     rows = []
     ae_from = existing.get("mlp-latent")
+    prev = RESULTS / f"backbones_{a.dataset}.json"
+    if a.resume and prev.exists():
+        rows = json.loads(prev.read_text())["rows"]
+    done = {(r["backbone"], r["space"], bool(r.get("walltime"))) for r in rows}
     for b, s in combos:
+        if (b, s, False) in done:
+            print("already measured:", b, s, flush=True)
+            if s == "latent" and ae_from is None and b == "mlp":
+                ae_from = next(r["checkpoint"] for r in rows if (r["backbone"], r["space"]) == ("mlp", "latent"))
+            continue
         r = run_one(a.dataset, b, s, iters[s], out_dir, ae_from, existing=existing.get(f"{b}-{s}"))
         rows.append(r)
         if s == "latent" and ae_from is None:
@@ -148,7 +162,7 @@ def main():
     for s in ("latent", "gene") if walltime else ():
         dit = next((r for r in rows if r["backbone"] == "dit" and r["space"] == s), None)
         crate = next((r for r in rows if r["backbone"] == "crate" and r["space"] == s), None)
-        if dit and crate:
+        if dit and crate and ("crate", s, True) not in done:
             n = int(dit["diffusion_train_seconds"] / crate["seconds_per_iter"])
             rows.append(run_one(a.dataset, "crate", s, iters[s], out_dir, ae_from, wall_iters=n))
             save_json(f"backbones_{a.dataset}", {"rows": rows, "claim_seconds_per_iter": claim, "machine": machine(),

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -115,6 +116,20 @@ def quality_section(ds, key_label):
     return out
 
 
+def _seconds_per_epoch(r: dict) -> float | None:
+    """Seconds per pass over the training cells (diffusion batch from the checkpoint's config)."""
+    n, batch = r.get("train_cells"), r.get("batch")
+    if n is None:
+        cfg = Path(r["checkpoint"]) / "config.json"
+        if not cfg.is_absolute():
+            cfg = ROOT / cfg
+        if not cfg.exists():
+            return None
+        c = json.loads(cfg.read_text())
+        n, batch = len(c["split"]["train"]), c["train_config"]["diffusion_batch"]
+    return r["seconds_per_iter"] * math.ceil(n / batch)
+
+
 def main():
     md = ["# Benchmarks", "",
           "Every figure below is read from `benchmarks/results/*.json`, written by the scripts named with each "
@@ -208,15 +223,17 @@ def main():
             continue
         md.append(f"`python benchmarks/backbones.py --dataset {ds} …` (see benchmarks/run_all.sh; iterations {b['iters']}). "
                   "Latent-space runs share one autoencoder. DDPM-1000 marked * was timed on 100 cells and scaled ×10.\n")
-        md.append("| backbone | space | parameters | diffusion iters | s / iter | train min | DDIM-50 s / 1k | DDPM-1000 s / 1k | "
-                  "RF AUROC | MMD² | Spearman | label fid. (control) |")
-        md.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        md.append("| backbone | space | parameters | diffusion iters | s / iter | s / epoch | train min | AUROC ≤ 0.65 reached | "
+                  "DDIM-50 s / 1k | DDPM-1000 s / 1k | RF AUROC | MMD² | Spearman | label fid. (control) |")
+        md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in b["rows"]:
             rr = rows(r["report"])
             g, c = rr["generated"], rr["control"]
-            name = r["backbone"] + (" (DiT's wall time)" if "walltime" in r["checkpoint"] else "")
+            name = r["backbone"] + (" (DiT's wall time)" if r.get("walltime") or "walltime" in r["checkpoint"] else "")
+            epoch = _seconds_per_epoch(r)
+            reached = f"yes, ≤ {fmt(r['train_seconds'] / 60, 1)} min" if g["rf_auroc"] <= 0.65 else "no (not in this run)"
             md.append(f"| {name} | {r['space']} | {r['parameters']:,} | {r['iters']} | {fmt(r['seconds_per_iter'], 4)} | "
-                      f"{fmt(r['train_seconds'] / 60, 1)} | {fmt(r['ddim50_1000_cells_s'], 1)} | "
+                      f"{fmt(epoch, 2)} | {fmt(r['train_seconds'] / 60, 1)} | {reached} | {fmt(r['ddim50_1000_cells_s'], 1)} | "
                       f"{fmt(r['ddpm1000_1000_cells_s'], 0)}{'*' if r['ddpm1000_estimated'] else ''} | {fmt(g['rf_auroc'])} | "
                       f"{fmt(g['mmd2'], 4)} | {fmt(g['scc_means'])} | {fmt(g['label_fidelity'])} ({fmt(c['label_fidelity'])}) |")
         cl = b["claim_seconds_per_iter"]
