@@ -240,6 +240,17 @@ def main():
         md.append("\nWhite-Box claim, time per training iteration at equal width (128) and depth (4), batch 256, same tokens: "
                   + "; ".join(f"{sp}: DiT {fmt(v['dit'] * 1000, 1)} ms, CRATE {fmt(v['crate'] * 1000, 1)} ms "
                               f"(DiT/CRATE = {fmt(v['dit'] / v['crate'], 2)}×)" for sp, v in cl.items()) + ".\n")
+        for sp in ("latent", "gene"):  # the claim's second half: quality at equal training time
+            pick = {(r["backbone"], bool(r.get("walltime") or "walltime" in r["checkpoint"])): r
+                    for r in b["rows"] if r["space"] == sp}
+            dit, cw, c = pick.get(("dit", False)), pick.get(("crate", True)), pick.get(("crate", False))
+            if dit and cw and c:
+                au = {k: rows(r["report"])["generated"]["rf_auroc"] for k, r in (("dit", dit), ("cw", cw), ("c", c))}
+                md.append(f"Equal training time, {sp} space: DiT {dit['iters']} iterations in "
+                          f"{fmt(dit['diffusion_train_seconds'] / 60, 1)} min → RF AUROC {fmt(au['dit'])}; CRATE "
+                          f"{cw['iters']} iterations in {fmt(cw['diffusion_train_seconds'] / 60, 1)} min → "
+                          f"{fmt(au['cw'])} (CRATE at DiT's iteration count, in {fmt(c['diffusion_train_seconds'] / 60, 1)} min: "
+                          f"{fmt(au['c'])}).\n")
     app = ROOT / "docs" / "benchmarks_app.md"
     if app.exists():
         md += ["## App latency", "", "See [benchmarks_app.md](benchmarks_app.md).", ""]

@@ -194,7 +194,8 @@ def _loop(stage: str, n_iters: int, step_fn, state: _State, modules: dict[str, t
             m.load_state_dict(_unprefixed(tens, name))
         _load_opt(opt, tens, "opt")
         gen.set_state(tens["rng"])
-        torch.set_rng_state(tens["torch_rng"])  # dropout draws from the global generator
+        if "torch_rng" in tens:  # dropout draws from the global generator (older states lack it)
+            torch.set_rng_state(tens["torch_rng"])
         start, history = int(meta["iter"]), list(meta["history"])
     running = []
     for it in range(start, n_iters):

@@ -138,6 +138,14 @@ def test_tampered_checkpoint_refused(tiny_model_dir, tmp_path):
         SCDiffModel.load(d)
 
 
+def _assert_same_weights(m1, m2):
+    pairs = [(m1.denoiser, m2.denoiser), (m1.autoencoder, m2.autoencoder)]
+    pairs += [(m1.classifiers[k], m2.classifiers[k]) for k in m1.classifiers]
+    for a, b in pairs:
+        for (k, v1), v2 in zip(a.state_dict().items(), b.state_dict().values()):
+            assert torch.allclose(v1, v2, atol=1e-5), k
+
+
 def test_training_resumes_after_interruption(tiny_prep, tmp_path):
     """Kill training mid-diffusion; running again resumes and gives the same weights as one run."""
     from conftest import TINY
@@ -165,11 +173,7 @@ def test_training_resumes_after_interruption(tiny_prep, tmp_path):
     m1 = train(tiny_prep, tmp_path / "a", cfg, progress=counter)
     assert calls["first"] > 200  # resumed, did not start over
     m2 = train(tiny_prep, tmp_path / "b", cfg)
-    pairs = [(m1.denoiser, m2.denoiser), (m1.autoencoder, m2.autoencoder)]
-    pairs += [(m1.classifiers[k], m2.classifiers[k]) for k in m1.classifiers]
-    for a, b in pairs:
-        for (k, v1), v2 in zip(a.state_dict().items(), b.state_dict().values()):
-            assert torch.allclose(v1, v2, atol=1e-5), k
+    _assert_same_weights(m1, m2)
 
 
 def test_training_resumes_inside_the_autoencoder_and_classifier_stages(tiny_prep, tmp_path):
@@ -197,8 +201,4 @@ def test_training_resumes_inside_the_autoencoder_and_classifier_stages(tiny_prep
         assert (tmp_path / "a" / ".train_state" / f"{stage}.json").exists()
     m1 = train(tiny_prep, tmp_path / "a", cfg)
     m2 = train(tiny_prep, tmp_path / "b", cfg)
-    pairs = [(m1.denoiser, m2.denoiser), (m1.autoencoder, m2.autoencoder)]
-    pairs += [(m1.classifiers[k], m2.classifiers[k]) for k in m1.classifiers]
-    for a, b in pairs:
-        for (k, v1), v2 in zip(a.state_dict().items(), b.state_dict().values()):
-            assert torch.allclose(v1, v2, atol=1e-5), k
+    _assert_same_weights(m1, m2)
