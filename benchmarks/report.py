@@ -221,7 +221,7 @@ def main():
         b = load(f"backbones_{ds}")
         if not b:
             continue
-        md.append(f"`python benchmarks/backbones.py --dataset {ds} …` (see benchmarks/run_all.sh; iterations {b['iters']}). "
+        md.append(f"`python benchmarks/backbones.py --dataset {ds} …` (see benchmarks/run_all.sh; diffusion iterations: latent {b['iters']['latent']}, gene {b['iters']['gene']}). "
                   "Latent-space runs share one autoencoder. DDPM-1000 marked * was timed on 100 cells and scaled ×10.\n")
         md.append("| backbone | space | parameters | diffusion iters | s / iter | s / epoch | train min | AUROC ≤ 0.65 reached | "
                   "DDIM-50 s / 1k | DDPM-1000 s / 1k | RF AUROC | MMD² | Spearman | label fid. (control) |")
