@@ -253,7 +253,24 @@ def main():
                           f"{fmt(au['c'])}).\n")
     app = ROOT / "docs" / "benchmarks_app.md"
     if app.exists():
-        md += ["## App latency", "", "See [benchmarks_app.md](benchmarks_app.md).", ""]
+        md += ["## App latency", ""]
+        lat = load("app_latency")
+        if lat:
+            med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+            two = lat["two_sessions"]
+            md += [f"`python benchmarks/app_latency.py --checkpoints checkpoints --screenshots docs/screenshots "
+                   f"--compare-threads` ({lat['machine']['date']}, git {lat['machine']['git']}, model "
+                   f"{lat['model'].split()[0]}, {lat['threads']} torch thread per server, headless Chromium on the same 2 cores).\n",
+                   "| measure | value | target |", "|---|---|---|",
+                   f"| start → first page | {fmt(lat['start_first_page'], 1)} s | ≤ 10 s |",
+                   f"| start → reference UMAP drawn | {fmt(lat['start_reference_map'], 1)} s | |",
+                   f"| Generate 1,000 cells → updated UMAP (median of {len(lat['generate_1000'])}) | "
+                   f"{fmt(med(lat['generate_1000']), 2)} s | ≤ 3 s |",
+                   f"| Trajectory 10 × 100 → UMAP (median of {len(lat['trajectory_10x100'])}) | "
+                   f"{fmt(med(lat['trajectory_10x100']), 2)} s | ≤ 5 s |",
+                   f"| two sessions generating at once, both done | {fmt(two['both'], 1)} s | |",
+                   f"| server peak memory (VmHWM) | {two['server_vmhwm_whole_run'] / 2**20:.0f} MiB | ≤ 2 GB |", ""]
+        md += ["Conditions, where the time goes and thread settings: [benchmarks_app.md](benchmarks_app.md).", ""]
     OUT.write_text("\n".join(md) + "\n")
     print(f"wrote {OUT}")
 
