@@ -19,7 +19,7 @@ from benchmarks.common import machine, save_json, set_threads  # noqa: E402
 
 def run(checkpoint: str, guidance: str = "free", sampler: str = "ddim", steps: int = 50, scale: float | None = None,
         seed: int = 0, rare: list[str] | None = None, name: str | None = None, baseline: bool = True,
-        all_conditions: bool = False) -> dict:
+        all_conditions: bool = False, column_scales: dict[str, float] | None = None) -> dict:
     import numpy as np
 
     from scdiff_core.evaluation import HeldOut
@@ -34,14 +34,14 @@ def run(checkpoint: str, guidance: str = "free", sampler: str = "ddim", steps: i
     if all_conditions:  # one group per combination of every condition, as many cells as the test set holds
         combos = held.test.obs[model.conditions].astype(str).value_counts()
         groups = [(dict(zip(model.conditions, c)), int(n)) for c, n in combos.items() if n > 0]
+    scales = {**({} if scale is None else {key: scale}), **(column_scales or {})} or None
     t0 = time.perf_counter()
-    gen = model.generate(groups, guidance=guidance, sampler=sampler, steps=steps, seed=seed,
-                         scales=None if scale is None else {key: scale})
+    gen = model.generate(groups, guidance=guidance, sampler=sampler, steps=steps, seed=seed, scales=scales)
     t_gen = time.perf_counter() - t0
     rep = held.evaluate(gen, seed=seed)
     out = {"checkpoint": checkpoint, "guidance": guidance, "sampler": sampler, "steps": steps, "seed": seed,
            "all_conditions": all_conditions,
-           "scale": scale, "n_generated": gen.n_obs, "generate_seconds": t_gen, "report": rep.to_dict(),
+           "scale": scale, "scales": scales, "n_generated": gen.n_obs, "generate_seconds": t_gen, "report": rep.to_dict(),
            "machine": machine()}
     # zeros: fraction of zeros per gene, generated vs test (global)
     Xg, Xt = np.asarray(gen.X), np.asarray(held.test.X)
@@ -58,7 +58,7 @@ def run(checkpoint: str, guidance: str = "free", sampler: str = "ddim", steps: i
         from scdiff_core.metrics import evaluate
 
         g = model.generate({key: lab}, 200, guidance=guidance, sampler=sampler, steps=steps, seed=seed,
-                           scales=None if scale is None else {key: scale})
+                           scales=scales)
         real = ad.concat([held.val, held.test])
         real = real[real.obs[key].astype(str) == lab].copy()
         train_lab = held.train[held.train.obs[key].astype(str) == lab].copy()
@@ -91,7 +91,9 @@ def main():
     ap.add_argument("--guidance", default="free", choices=["free", "classifier"])
     ap.add_argument("--sampler", default="ddim")
     ap.add_argument("--steps", type=int, default=50)
-    ap.add_argument("--scale", type=float)
+    ap.add_argument("--scale", type=float, help="guidance strength of the label column")
+    ap.add_argument("--column-scale", action="append", metavar="COL=S", default=[],
+                    help="guidance strength of another column (repeatable), e.g. phase=2")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rare", action="append", help="a rare label to report separately with 200 cells")
     ap.add_argument("--name")
@@ -100,8 +102,12 @@ def main():
                     help="condition on every column (e.g. cluster and phase), with the test set's combinations")
     a = ap.parse_args()
     set_threads(2)
+    try:
+        column_scales = {k: float(v) for k, v in (x.split("=", 1) for x in a.column_scale)}
+    except ValueError:
+        ap.error("--column-scale takes COL=S with a number S, e.g. phase=2")
     out = run(a.checkpoint, a.guidance, a.sampler, a.steps, a.scale, a.seed, a.rare, a.name, not a.no_baseline,
-              a.all_conditions)
+              a.all_conditions, column_scales)
     import pandas as pd
 
     from scdiff_core.metrics import EvaluationReport

@@ -75,10 +75,19 @@ def quality_section(ds, key_label):
         cb = rows(both[0][1]["report"])["control"]
         out.append(f"| **held-out real (control)** | {fmt(cb['rf_auroc'])} | {fmt(cb['mmd2'], 4)} | "
                    f"{fmt(cb['label_fidelity'])} | {fmt(cb['phase_fidelity'])} |")
-        for g, b in both:
+        sweep = sorted(RESULTS.glob(f"phasesweep_{ds}_*.json"))
+        entries = [(g, b, "default strengths") for g, b in both]
+        entries += [(b["guidance"], b, f"phase strength {fmt(b['scales']['phase'], 0)}")
+                    for b in (json.loads(x.read_text()) for x in sweep)]
+        for g, b, how in sorted(entries, key=lambda e: e[0] != "free"):
             gb = rows(b["report"])["generated"]
-            out.append(f"| scdiff, {'classifier-free' if g == 'free' else 'classifier guidance'} | {fmt(gb['rf_auroc'])} | "
-                       f"{fmt(gb['mmd2'], 4)} | {fmt(gb['label_fidelity'])} | {fmt(gb['phase_fidelity'])} |")
+            out.append(f"| scdiff, {'classifier-free' if g == 'free' else 'classifier guidance'}, {how} | "
+                       f"{fmt(gb['rf_auroc'])} | {fmt(gb['mmd2'], 4)} | {fmt(gb['label_fidelity'])} | "
+                       f"{fmt(gb['phase_fidelity'])} |")
+        if sweep:
+            out.append(f"\nDefault strengths: classifier-free w = 1, classifier s = 2 for every column. The phase rows "
+                       f"raise only phase's strength: `python benchmarks/quality.py --checkpoint checkpoints/{ds} "
+                       f"--guidance free --all-conditions --no-baseline --column-scale phase=3`.")
         out.append("")
     # per label
     labels = [r["scope"] for r in f["report"]["table"] if r["set"] == "generated" and r["scope"] != "all"]

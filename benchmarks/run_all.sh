@@ -2,12 +2,12 @@
 # Trains the shipped checkpoints and runs every benchmark, in order, one process at a time
 # (2 cores: never two heavy jobs at once). Results: benchmarks/results/*.json; then
 # `python benchmarks/report.py` writes docs/benchmarks.md. Run from the repository root:
-#   bash benchmarks/run_all.sh [stage ...]      stages: ship quality speed trajectory unseen transformers backbones
+#   bash benchmarks/run_all.sh [stage ...]      stages: ship quality phasesweep speed trajectory unseen transformers backbones
 #   (unseen-eval re-scores an existing runs/paul15_no_mep_g2m without training it again)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
-stages=${*:-ship quality speed trajectory unseen transformers backbones}
+stages=${*:-ship quality phasesweep speed trajectory unseen transformers backbones}
 log() { echo "[$(date -u +%H:%M:%S)] $*"; }
 for st in $stages; do case $st in
 ship)
@@ -21,6 +21,12 @@ quality)
     python benchmarks/quality.py --checkpoint checkpoints/paul15 --guidance $g --name quality_paul15_$g
     python benchmarks/quality.py --checkpoint checkpoints/paul15 --guidance $g --all-conditions --no-baseline \
         --name quality_paul15_both_$g
+  done ;;
+phasesweep)
+  for gs in "free 2" "free 3" "classifier 4" "classifier 6"; do
+    set -- $gs
+    python benchmarks/quality.py --checkpoint checkpoints/paul15 --guidance $1 --all-conditions --no-baseline \
+        --column-scale phase=$2 --name phasesweep_paul15_$1_$2
   done ;;
 speed)
   python benchmarks/speed.py --checkpoint checkpoints/paul15 --quality
