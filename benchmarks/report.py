@@ -125,6 +125,11 @@ def quality_section(ds, key_label):
     return out
 
 
+def _walltime(r: dict) -> bool:
+    """A CRATE row trained for DiT's wall time (older rows say so only in their checkpoint path)."""
+    return bool(r.get("walltime") or "walltime" in r["checkpoint"])
+
+
 def _seconds_per_epoch(r: dict) -> float | None:
     """Seconds per pass over the training cells (diffusion batch from the checkpoint's config)."""
     n, batch = r.get("train_cells"), r.get("batch")
@@ -238,7 +243,7 @@ def main():
         for r in b["rows"]:
             rr = rows(r["report"])
             g, c = rr["generated"], rr["control"]
-            name = r["backbone"] + (" (DiT's wall time)" if r.get("walltime") or "walltime" in r["checkpoint"] else "")
+            name = r["backbone"] + (" (DiT's wall time)" if _walltime(r) else "")
             epoch = _seconds_per_epoch(r)
             reached = f"yes, ≤ {fmt(r['train_seconds'] / 60, 1)} min" if g["rf_auroc"] <= 0.65 else "no (not in this run)"
             md.append(f"| {name} | {r['space']} | {r['parameters']:,} | {r['iters']} | {fmt(r['seconds_per_iter'], 4)} | "
@@ -250,7 +255,7 @@ def main():
                   + "; ".join(f"{sp}: DiT {fmt(v['dit'] * 1000, 1)} ms, CRATE {fmt(v['crate'] * 1000, 1)} ms "
                               f"(DiT/CRATE = {fmt(v['dit'] / v['crate'], 2)}×)" for sp, v in cl.items()) + ".\n")
         for sp in ("latent", "gene"):  # the claim's second half: quality at equal training time
-            pick = {(r["backbone"], bool(r.get("walltime") or "walltime" in r["checkpoint"])): r
+            pick = {(r["backbone"], _walltime(r)): r
                     for r in b["rows"] if r["space"] == sp}
             dit, cw, c = pick.get(("dit", False)), pick.get(("crate", True)), pick.get(("crate", False))
             if dit and cw and c:

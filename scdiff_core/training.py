@@ -217,6 +217,11 @@ def _loop(stage: str, n_iters: int, step_fn, state: _State, modules: dict[str, t
     return history
 
 
+def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for g in opt.param_groups:
+        g["lr"] = lr
+
+
 def _split(prep: PreparedData, cfg: TrainConfig) -> dict[str, list[str]]:
     obs = prep.adata.obs
     strata = obs[prep.conditions].astype(str).agg("|".join, axis=1).to_numpy()
@@ -337,8 +342,7 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
                 perm_holder.clear()
                 perm_holder[ep] = torch.randperm(n, generator=gen)
             idx = perm_holder[ep][b * cfg.ae_batch:(b + 1) * cfg.ae_batch]
-            for g in opt.param_groups:
-                g["lr"] = ae_lr(it)
+            _set_lr(opt, ae_lr(it))
             ae.train()
             z, logvar = ae.encode_posterior(X_tr[idx])
             kl = 0.0
@@ -407,8 +411,7 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
         if c.shape[1]:
             drop = torch.rand(c.shape, generator=gen) < cfg.p_uncond
             c = torch.where(drop, null.expand_as(c), c)
-        for g in opt.param_groups:
-            g["lr"] = diff_lr(it)
+        _set_lr(opt, diff_lr(it))
         den.train()
         loss = diffusion.training_loss(den, V[idx], c, generator=gen)
         opt.zero_grad()
