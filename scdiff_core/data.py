@@ -75,7 +75,8 @@ PHASES = ("G1", "S", "G2M")
 TARGET_SUM = 1e4
 LOGNORM_MAX = 30.0
 _INTEGER_SAMPLE_CELLS = 2000
-_MIN_PHASE_GENES = 3
+MIN_PHASE_GENES = 3  # fewest S and G2M marker genes that cell-cycle scoring needs
+_MIN_PHASE_GENES = MIN_PHASE_GENES
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 _PAUL15_RELATIVE = ("../shared/data/paul15.h5ad.gz", "data/paul15.h5ad.gz")
