@@ -10,10 +10,12 @@
   ε̂ = ε∅ + Σ_k w_k (ε_k − ε∅), with ε_k the network given only column k and ε∅ given none.
   All terms come from one batched forward pass.
 
-"Any" (``None``) for a column means that column is not guided.
+"Any" (``None``) for a column means that column is not guided. Each mode is registered in
+:data:`GUIDANCE` by name, with a sentence the CLI and the app show.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
@@ -22,6 +24,32 @@ from torch import nn
 from .backbones.base import timestep_embedding
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class GuidanceMode:
+    """A way to steer sampling: ``build(model, targets, scales) -> eps_fn``.
+
+    ``model`` is an :class:`~scdiff_core.model.SCDiffModel`; ``targets[k]`` is None (column k
+    not guided) or (N, C_k) class weights; ``scales[k]`` the strength for column k.
+    """
+
+    name: str
+    description: str
+    build: Callable[..., EpsFn]
+
+
+GUIDANCE: dict[str, GuidanceMode] = {}
+
+
+def register_guidance(name: str, description: str):
+    """Function decorator: register ``build(model, targets, scales)`` as guidance mode ``name``."""
+
+    def deco(fn):
+        GUIDANCE[name] = GuidanceMode(name, description, fn)
+        return fn
+
+    return deco
 
 
 class NoiseClassifier(nn.Module):
@@ -122,3 +150,23 @@ def classifier_free(model: nn.Module, cond_weights: Sequence[torch.Tensor | None
         return eps
 
     return eps_fn
+
+
+@register_guidance("free", "classifier-free: the denoiser itself, given the condition, vs. not given it")
+def _build_free(model, targets: Sequence[torch.Tensor | None], scales: Sequence[float]) -> EpsFn:
+    return classifier_free(model.denoiser, targets, model.n_classes, scales)
+
+
+@register_guidance("classifier", "classifier: gradients of one noise-aware classifier per condition")
+def _build_classifier(model, targets: Sequence[torch.Tensor | None], scales: Sequence[float]) -> EpsFn:
+    null = torch.tensor(model.n_classes, dtype=torch.long)
+
+    def uncond(x, t):
+        return model.denoiser(x, t, null.expand(x.shape[0], -1))
+
+    cols = [(model.classifiers[c], y, s) for c, y, s in zip(model.conditions, targets, scales) if y is not None]
+    if not cols:
+        return uncond
+    t_max = model.config["guidance_defaults"].get("classifier_t_max")
+    return classifier_guided(uncond, model.diffusion, [c for c, _, _ in cols], [y for _, y, _ in cols],
+                             [s for _, _, s in cols], t_max=t_max)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import anndata as ad
 import numpy as np
@@ -21,16 +21,14 @@ from . import __version__
 from .autoencoder import Autoencoder
 from .backbones import build_backbone
 from .checkpoint import CONFIG_NAME, load_checkpoint, save_checkpoint
-from .data import lognormalize
-from .diffusion import GaussianDiffusion, make_sampler, run_sampler
+from .common import ANY, ProgressFn
+from .diffusion import SAMPLERS, GaussianDiffusion, make_sampler, run_sampler
 from .embedding import ReferenceMap
 from .errors import ScdiffError
-from .guidance import NoiseClassifier, classifier_free, classifier_guided
+from .guidance import GUIDANCE, NoiseClassifier
+from .space import DiffusionSpace
 
-ProgressFn = Callable[[int, int], None]
 MAX_CELLS = 100_000
-GUIDANCE_MODES = ("classifier", "free")
-ANY = "any"
 
 
 def _load_module(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], prefix: str) -> None:
@@ -60,6 +58,7 @@ class SCDiffModel:
         self.path = Path(path) if path is not None else None
         d = config["diffusion"]
         self.diffusion = GaussianDiffusion.from_config(d["schedule"], d["timesteps"])
+        self.diffusion_space = DiffusionSpace(self.space, self.stats, autoencoder)
         self._refmap: ReferenceMap | None = None
         for m in [self.denoiser, *self.classifiers.values()] + ([autoencoder] if autoencoder else []):
             for p in m.parameters():
@@ -109,40 +108,12 @@ class SCDiffModel:
 
     # ------------------------------------------------------------------ spaces
     def to_space(self, X_lognorm: np.ndarray, library: np.ndarray | None = None) -> np.ndarray:
-        """Cells (log-normalized, and library sizes for count models) -> standardised diffusion vectors."""
-        X = torch.as_tensor(np.asarray(X_lognorm, dtype=np.float32))
-        if self.space == "gene":
-            return ((X.numpy() - self.stats["gene_mean"]) / self.stats["gene_std"]).astype(np.float32)
-        with torch.no_grad():
-            z = self.autoencoder.encode(X).numpy()
-        v = (z - self.stats["latent_mean"]) / self.stats["latent_std"]
-        if self.autoencoder.is_count_model:
-            if library is None:
-                raise ValueError("count models need library sizes")
-            ll = (np.log(np.asarray(library, dtype=np.float32)) - self.stats["loglib_mean"]) / self.stats["loglib_std"]
-            v = np.concatenate([v, ll[:, None]], axis=1)
-        return v.astype(np.float32)
+        """Cells -> standardised diffusion vectors (see :meth:`DiffusionSpace.encode`)."""
+        return self.diffusion_space.encode(X_lognorm, library)
 
     def from_space(self, v: torch.Tensor, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-        """Diffusion vectors -> (log-normalized X, counts or None), sampled from the decoder."""
-        v = v.detach().float()
-        if self.space == "gene":
-            # gene space has no noise model (scRDiT): un-standardise, then snap values below half of
-            # each gene's smallest positive training value to zero (the data's support)
-            x = v.numpy() * self.stats["gene_std"] + self.stats["gene_mean"]
-            x = np.where(x < 0.5 * self.stats["gene_floor"], 0.0, x)
-            return x.astype(np.float32), None
-        ae = self.autoencoder
-        d = ae.latent_dim
-        z = v[:, :d] * torch.from_numpy(self.stats["latent_std"]) + torch.from_numpy(self.stats["latent_mean"])
-        with torch.no_grad():
-            if ae.is_count_model:
-                loglib = v[:, d] * float(self.stats["loglib_std"][0]) + float(self.stats["loglib_mean"][0])
-                lo, hi = self.stats["loglib_range"]
-                library = torch.exp(loglib.clamp(float(lo), float(hi)))
-                counts = ae.sample(ae.decode(z, library), rng)
-                return lognormalize(counts), counts
-            return ae.sample(ae.decode(z), rng), None
+        """Diffusion vectors -> (log-normalized X, counts or None) (see :meth:`DiffusionSpace.decode`)."""
+        return self.diffusion_space.decode(v, rng)
 
     # ------------------------------------------------------------------ requests
     def _check_conditions(self, conditions: Mapping[str, str | None]) -> dict[str, str | None]:
@@ -181,43 +152,28 @@ class SCDiffModel:
     def _check_sampling(n_cells: int, sampler: str, steps: int, guidance: str) -> None:
         if not isinstance(n_cells, (int, np.integer)) or not 1 <= n_cells <= MAX_CELLS:
             raise ScdiffError(f"Number of cells must be a whole number from 1 to {MAX_CELLS:,}, got {n_cells!r}.")
-        if sampler not in ("ddim", "ddpm"):
-            raise ScdiffError(f"Unknown sampler {sampler!r}: use 'ddim' (fast, 20–100 steps) or 'ddpm' (1,000 steps).")
+        if sampler not in SAMPLERS:
+            raise ScdiffError(f"Unknown sampler {sampler!r}: use one of "
+                              + "; ".join(f"'{k}' ({c.description})" for k, c in SAMPLERS.items()) + ".")
         if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 1000:
             raise ScdiffError(f"Steps must be a whole number from 1 to 1000, got {steps!r}.")
-        if guidance not in GUIDANCE_MODES:
-            raise ScdiffError(f"Unknown guidance {guidance!r}: use 'classifier' or 'free' (classifier-free).")
+        if guidance not in GUIDANCE:
+            raise ScdiffError(f"Unknown guidance {guidance!r}: use one of "
+                              + "; ".join(f"'{k}' ({g.description})" for k, g in GUIDANCE.items()) + ".")
 
     # ------------------------------------------------------------------ sampling core
-    def _eps_fn(self, targets: Sequence[torch.Tensor | None], scales: Sequence[float], guidance: str):
-        """ε̂(x_t, t) with the requested guidance; targets[k]: (N, C_k) class weights or None."""
-        if guidance == "free":
-            return classifier_free(self.denoiser, targets, self.n_classes, scales)
-        null = torch.tensor(self.n_classes, dtype=torch.long)
-
-        def uncond(x, t):
-            return self.denoiser(x, t, null.expand(x.shape[0], -1))
-
-        cols = [(self.classifiers[c], y, s) for c, y, s in zip(self.conditions, targets, scales) if y is not None]
-        if not cols:
-            return uncond
-        t_max = self.config["guidance_defaults"].get("classifier_t_max")
-        return classifier_guided(uncond, self.diffusion, [c for c, _, _ in cols], [y for _, y, _ in cols],
-                                 [s for _, _, s in cols], t_max=t_max)
-
     def _denoise(self, x: torch.Tensor, targets, scales, guidance: str, sampler: str, steps: int, eta: float,
                  t_max: int | None, generator: torch.Generator, progress: ProgressFn | None,
                  batch_size: int = 4096) -> torch.Tensor:
-        smp = make_sampler(sampler, self.diffusion, steps if sampler == "ddim" else
-                           min(steps, (t_max or self.diffusion.num_timesteps - 1) + 1), eta=eta, t_max=t_max)
+        """Run the sampler from ``x`` (noise at ``t_max``, default T−1) in batches; targets[k]: (N, C_k) or None."""
+        smp = make_sampler(sampler, self.diffusion, steps, eta=eta, t_max=t_max)
         outs = []
         n = x.shape[0]
         n_batches = (n + batch_size - 1) // batch_size
         total = len(smp.timesteps) * n_batches
         for b in range(n_batches):
             sl = slice(b * batch_size, (b + 1) * batch_size)
-            tg = [None if y is None else y[sl] for y in targets]
-            eps_fn = self._eps_fn(tg, scales, guidance)
+            eps_fn = GUIDANCE[guidance].build(self, [None if y is None else y[sl] for y in targets], scales)
             prog = None if progress is None else (lambda i, tot, b=b: progress(b * len(smp.timesteps) + i, total))
             with torch.no_grad():
                 outs.append(run_sampler(smp, eps_fn, x[sl], generator=generator, progress=prog))
@@ -295,98 +251,14 @@ class SCDiffModel:
                            for cond, n in checked]}
         return self._to_anndata(X, counts, obs, prov, kind="generate")
 
-    def trajectory(self, column: str, start: str, end: str, *, n_points: int = 10, cells_per_point: int = 100,
-                   t_start: float = 0.6, scale: float | None = None, guidance: str = "classifier",
-                   start_cells: str = "reference", sampler: str = "ddim", steps: int = 50, eta: float = 0.0,
-                   fixed: Mapping[str, str | None] | None = None, seed: int = 0,
-                   progress: ProgressFn | None = None) -> ad.AnnData:
-        """Gradient Interpolation from state ``start`` to state ``end`` of ``column``.
+    def trajectory(self, column: str, start: str, end: str, **kwargs) -> ad.AnnData:
+        """A continuous path of cells from state ``start`` to ``end`` of ``column``.
 
-        Start cells of ``start`` (real training cells from the checkpoint's reference when
-        ``start_cells='reference'``, or freshly generated ones with ``'generated'``) are encoded,
-        noised to ``t_start``·T and denoised *from there* guided by
-        (1−λ)∇log p(start|x_t) + λ∇log p(end|x_t) (classifier) or by the interpolated condition
-        weights (free), for λ on ``n_points`` evenly spaced values in [0, 1]. The same start
-        cells and noise are used for every λ, so the path is continuous. Each output cell carries
-        its ``lambda`` in obs.
+        See :func:`scdiff_core.trajectory.gradient_interpolation` for the method and its options.
         """
-        if column not in self.conditions:
-            raise ScdiffError(f"This model has no condition column {column!r}. Its columns are: "
-                              f"{', '.join(self.conditions)}.")
-        vocab = self.config["vocab"][column]
-        for v_ in (start, end):
-            if v_ not in vocab:
-                raise ScdiffError(f"{v_!r} is not a value of {column!r}. Choose from: {', '.join(vocab)}.")
-        if start == end:
-            raise ScdiffError("Start and end states are the same; pick two different values.")
-        if not isinstance(n_points, (int, np.integer)) or not 2 <= n_points <= 100:
-            raise ScdiffError(f"Number of points must be between 2 and 100, got {n_points!r}.")
-        if not isinstance(cells_per_point, (int, np.integer)) or cells_per_point < 1:
-            raise ScdiffError(f"Cells per point must be a positive whole number, got {cells_per_point!r}.")
-        self._check_sampling(int(n_points * cells_per_point), sampler, steps, guidance)
-        if not 0.0 < float(t_start) <= 1.0:
-            raise ScdiffError(f"t_start is the fraction of the noise schedule to go back to, in (0, 1]; got {t_start}.")
-        if start_cells not in ("reference", "generated"):
-            raise ScdiffError("start_cells must be 'reference' (real training cells) or 'generated'.")
-        fixed = self._check_conditions(fixed or {})
-        if fixed.get(column) is not None:
-            raise ScdiffError(f"{column!r} is the interpolated column; do not also fix it.")
-        if scale is None:
-            scale = self.config["guidance_defaults"]["trajectory_" + guidance]
-        t0 = time.perf_counter()
-        M, K = int(cells_per_point), int(n_points)
-        g = torch.Generator().manual_seed(int(seed))
-        rng = np.random.default_rng(int(seed))
-        # start cells x_0 of state A, in the diffusion space: (M, D)
-        x0 = self._start_cells(column, start, M, start_cells, guidance, rng, seed)
-        T = self.diffusion.num_timesteps
-        t_s = int(round(float(t_start) * (T - 1)))
-        noise = torch.randn(M, x0.shape[1], generator=g)
-        x_t = self.diffusion.q_sample(x0, torch.full((M,), t_s, dtype=torch.long), noise)  # (M, D)
-        lambdas = np.linspace(0.0, 1.0, K)
-        x = x_t.repeat(K, 1)  # (K·M, D): the same noised cells for every λ
-        lam = torch.tensor(np.repeat(lambdas, M), dtype=torch.float32)
-        a, b = vocab.index(start), vocab.index(end)
-        targets = []
-        for c in self.conditions:
-            if c == column:
-                y = torch.zeros(K * M, len(vocab))
-                y[:, a] = 1 - lam
-                y[:, b] += lam
-                targets.append(y)
-            else:
-                targets.append(self._one_hot(c, [fixed[c]] * (K * M)))
-        sc = [float(scale) if (c == column or fixed.get(c) is not None) else 0.0 for c in self.conditions]
-        v = self._denoise(x, targets, sc, guidance, sampler, steps, eta, t_s, g, progress)
-        X, counts = self.from_space(v, rng)
-        obs = pd.DataFrame({"lambda": np.repeat(lambdas, M).astype(np.float32),
-                            "point": np.repeat(np.arange(K), M), "start_cell": np.tile(np.arange(M), K)})
-        obs[column] = [f"{start}→{end}"] * (K * M)
-        for c in self.conditions:
-            if c != column:
-                obs[c] = fixed[c] or ANY
-        prov = {"guidance": guidance, "sampler": sampler, "steps": int(steps), "eta": float(eta),
-                "scale": float(scale), "seed": int(seed), "column": column, "start": start, "end": end,
-                "n_points": K, "cells_per_point": M, "t_start": float(t_start),
-                # gene-space checkpoints store no cells, so their trajectories start from generated ones
-                "start_cells": start_cells if "space" in self.reference else "generated",
-                "seconds": time.perf_counter() - t0}
-        return self._to_anndata(X, counts, obs, prov, kind="trajectory")
+        from .trajectory import gradient_interpolation
 
-    def _start_cells(self, column, value, n, how, guidance, rng, seed) -> torch.Tensor:
-        if how == "reference" and "space" in self.reference:
-            codes = self.reference[f"label_{column}"]
-            idx = np.flatnonzero(codes == self.config["vocab"][column].index(value))
-            if len(idx) == 0:
-                raise ScdiffError(f"No training cells of {column}={value!r} are stored in this checkpoint; "
-                                  f"use start_cells='generated'.")
-            pick = rng.choice(idx, size=n, replace=n > len(idx))
-            return torch.from_numpy(self.reference["space"][pick].astype(np.float32))
-        g = torch.Generator().manual_seed(int(seed) + 1)
-        x = torch.randn(n, self.config["space_dim"], generator=g)
-        targets = [self._one_hot(c, [value if c == column else None] * n) for c in self.conditions]
-        sc = self._scales(None, guidance)
-        return self._denoise(x, targets, [sc[c] for c in self.conditions], guidance, "ddim", 50, 0.0, None, g, None)
+        return gradient_interpolation(self, column, start, end, **kwargs)
 
     # ------------------------------------------------------------------ output
     @property

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from scdiff_core.backbones import build_backbone
+from scdiff_core.backbones import BACKBONES, build_backbone
 from scdiff_core.backbones.crate import ISTA, MSSA, CrateBlock
 from scdiff_core.backbones.dit import DiTBlock, sincos_pos_embed_1d
 from scdiff_core.errors import ScdiffError
@@ -19,7 +19,7 @@ SMALL = {
     "dit": {"patch_size": 8, "width": 32, "depth": 2, "heads": 2, "mlp_ratio": 2.0, "emb_dim": 16},
     "crate": {"patch_size": 8, "width": 32, "depth": 2, "heads": 2, "emb_dim": 16},
 }
-NAMES = list(SMALL)
+NAMES = sorted(BACKBONES)  # the contract tests cover every registered backbone
 TRANSFORMERS = ["dit", "crate"]
 COND_SETS = [[3, 2], []]
 
@@ -231,3 +231,17 @@ def test_invalid_sizes_raise():
     # CRATE may use a head_dim that does not tile the width
     m = build_backbone("crate", DIM, [], patch_size=8, width=30, heads=4, head_dim=5, depth=1, emb_dim=8)
     assert m(torch.randn(2, DIM), torch.tensor([1, 2])).shape == (2, DIM)
+
+
+def test_every_registered_backbone_has_test_sizes_and_a_description():
+    """A new backbone must come with small test sizes here (and a sentence for help texts)."""
+    assert set(BACKBONES) == set(SMALL)
+    assert all(cls.description for cls in BACKBONES.values())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hparams_for_space(name):
+    hp = BACKBONES[name].hparams_for("latent")
+    assert set(hp) == set(BACKBONES[name].default_hparams)
+    if name in TRANSFORMERS:
+        assert hp["patch_size"] == 2 and BACKBONES[name].hparams_for("gene")["patch_size"] == 16

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from scdiff_core.diffusion import DDIMSampler, DDPMSampler, GaussianDiffusion, make_betas, make_sampler, run_sampler
+from scdiff_core.diffusion import (SAMPLERS, DDIMSampler, DDPMSampler, GaussianDiffusion, make_betas, make_sampler,
+                                   run_sampler)
 
 
 def test_linear_betas_endpoints():
@@ -121,3 +122,17 @@ def test_golden_ddim_loop_on_dummy_model():
     out = run_sampler(make_sampler("ddim", d, 10), fn, x)
     golden = torch.tensor([[-237.96898, -118.89893], [-22.31933, 22.31933], [118.89893, 237.96898]])
     assert torch.allclose(out, golden, rtol=1e-5), out.tolist()
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_sampler_contract(name):
+    """Every registered sampler: a description, a grid from t_max down to 0, and x_0 from a point mass."""
+    d = GaussianDiffusion.from_config()
+    cls = SAMPLERS[name]
+    assert cls.description and cls.name == name
+    s = make_sampler(name, d, 25, t_max=600)
+    assert s.timesteps[0] == 600 and s.timesteps[-1] == 0 and np.all(np.diff(s.timesteps) < 0)
+    mu = torch.tensor([0.5, -1.0])
+    x = d.q_sample(mu.expand(32, 2), torch.full((32,), 600), torch.randn(32, 2, generator=torch.Generator().manual_seed(0)))
+    out = run_sampler(s, _oracle_eps(d, mu), x, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(out, mu.expand_as(out), atol=1e-2)

@@ -2,7 +2,7 @@
 import pytest
 
 from scdiff_core.errors import ScdiffError
-from scdiff_core.training import TrainConfig, _split
+from scdiff_core.training import TrainConfig, split_with_exclusions as _split
 
 
 def test_split_is_stratified_and_disjoint(tiny_prep):

@@ -31,8 +31,6 @@ def register(name: str) -> Callable[[type["Backbone"]], type["Backbone"]]:
 
 def build_backbone(name: str, dim: int, n_classes: Sequence[int], **hparams) -> "Backbone":
     """Build a registered backbone by name (``mlp``, ``dit``, ``crate``)."""
-    from . import available  # noqa: F401  (imports the modules so they register)
-
     if name not in BACKBONES:
         from ..errors import ScdiffError
 
@@ -93,7 +91,13 @@ class Backbone(nn.Module):
     """
 
     name = "base"
+    description = ""
     default_hparams: dict = {}
+
+    @classmethod
+    def hparams_for(cls, space: str) -> dict:
+        """Default hyper-parameters for a diffusion space (``'latent'`` or ``'gene'``)."""
+        return dict(cls.default_hparams)
 
     def __init__(self, dim: int, n_classes: Sequence[int]):
         super().__init__()

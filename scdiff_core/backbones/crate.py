@@ -119,6 +119,8 @@ class CrateBackbone(TransformerSkeleton):
         ISTA sparsity weight λ (the threshold is η·λ).
     """
 
+    description = "White-Box Diffusion Transformer: CRATE's MSSA + ISTA blocks, about half DiT's parameters"
+
     default_hparams = {"patch_size": 16, "width": 128, "depth": 4, "heads": 4, "emb_dim": 128,
                        "head_dim": None, "step_size": 0.1, "lambd": 0.1}
 

@@ -155,6 +155,14 @@ class TransformerSkeleton(Backbone):
     def make_block(self) -> nn.Module:
         raise NotImplementedError
 
+    @classmethod
+    def hparams_for(cls, space: str) -> dict:
+        """A 16–64-d latent code is cut into tokens of 2 coordinates; genes into patches of 16."""
+        hp = dict(cls.default_hparams)
+        if space == "latent":
+            hp["patch_size"] = 2
+        return hp
+
     def initialize_weights(self) -> None:
         """DiT's initialisation: Xavier linears, N(0, 0.02) time MLP, zero adaLN and output."""
         for m in self.modules():
@@ -221,6 +229,8 @@ class DiTBackbone(TransformerSkeleton):
     emb_dim
         Frequency size of the sinusoidal timestep embedding.
     """
+
+    description = "scRDiT's Diffusion Transformer: adaLN-Zero blocks over patches of the vector"
 
     default_hparams = {"patch_size": 16, "width": 128, "depth": 4, "heads": 4, "mlp_ratio": 4.0,
                        "emb_dim": 128}

@@ -1,4 +1,7 @@
-"""Gaussian diffusion maths (:mod:`.gaussian`) and samplers (:mod:`.samplers`), kept apart
-from the networks: a backbone knows nothing about schedules, a sampler nothing about networks."""
+"""Gaussian diffusion maths (:mod:`.gaussian`) and samplers, kept apart from the networks: a
+backbone knows nothing about schedules, a sampler nothing about networks. One file per sampler
+(:mod:`.ddim`, :mod:`.ddpm`), each registered in :data:`SAMPLERS` where it is defined."""
 from .gaussian import GaussianDiffusion, make_betas  # noqa: F401
-from .samplers import SAMPLERS, DDIMSampler, DDPMSampler, make_sampler, run_sampler  # noqa: F401
+from .sampler import SAMPLERS, Sampler, make_sampler, register_sampler, run_sampler  # noqa: F401
+from .ddim import DDIMSampler  # noqa: F401,E402  (registers "ddim")
+from .ddpm import DDPMSampler  # noqa: F401,E402  (registers "ddpm")

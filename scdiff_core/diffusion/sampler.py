@@ -1,4 +1,4 @@
-"""Samplers behind one contract (diffusers style).
+"""The sampler contract (diffusers style) and the registry every front end reads.
 
 ``sampler.set_timesteps(n, t_max)`` chooses a descending grid of timesteps ending at 0;
 ``sampler.step(eps, i, x, generator)`` maps x at ``timesteps[i]`` to x at ``timesteps[i+1]``
@@ -7,6 +7,8 @@
 classifier-free guidance as a combination of network outputs).
 
 Starting at ``t_max < T-1`` lets Gradient Interpolation denoise *from* the step it noised to.
+A new sampler is one file that subclasses :class:`Sampler` and decorates it with
+:func:`register_sampler` (see docs/extending.md).
 """
 from __future__ import annotations
 
@@ -15,13 +17,34 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..common import ProgressFn
 from .gaussian import GaussianDiffusion
 
-ProgressFn = Callable[[int, int], None]
+SAMPLERS: dict[str, type["Sampler"]] = {}
 
 
-class _Sampler:
+def register_sampler(name: str):
+    """Class decorator: make a :class:`Sampler` available by ``name`` to the library, CLI and app."""
+
+    def deco(cls):
+        cls.name = name
+        SAMPLERS[name] = cls
+        return cls
+
+    return deco
+
+
+class Sampler:
+    """Base class: the timestep grid and ᾱ look-ups; subclasses implement :meth:`step`.
+
+    Class attributes a subclass sets: ``description`` (one sentence for help texts),
+    ``uses_eta`` (whether the η option means anything to it) and ``default_steps``.
+    """
+
     name = "base"
+    description = ""
+    uses_eta = False
+    default_steps = 50
 
     def __init__(self, diffusion: GaussianDiffusion, eta: float = 0.0):
         self.diffusion = diffusion
@@ -50,59 +73,17 @@ class _Sampler:
         raise NotImplementedError
 
 
-class DDIMSampler(_Sampler):
-    """DDIM (Song et al. 2021, eq. 12): η = 0 deterministic, η = 1 is scRDiT's stochastic variant.
-
-    x_{t-1} = √ᾱ_{t-1} x̂_0 + √(1 − ᾱ_{t-1} − σ_t²) ε̂ + σ_t z,
-    σ_t = η √((1 − ᾱ_{t-1})/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t-1})   (eq. 16).
-    """
-
-    name = "ddim"
-
-    def step(self, eps, i, x, generator=None):
-        ab, ab_prev = self._abar(i)
-        x0 = (x - np.sqrt(1 - ab) * eps) / np.sqrt(ab)  # x̂_0, (N, D)
-        sigma = self.eta * np.sqrt((1 - ab_prev) / (1 - ab)) * np.sqrt(max(0.0, 1 - ab / ab_prev))
-        out = np.sqrt(ab_prev) * x0 + np.sqrt(max(0.0, 1 - ab_prev - sigma**2)) * eps
-        if sigma > 0 and i + 1 < len(self.timesteps):
-            out = out + sigma * torch.randn(x.shape, generator=generator, dtype=x.dtype)
-        return out
-
-
-class DDPMSampler(_Sampler):
-    """Ancestral sampling (DDPM eq. 6–7 and Algorithm 2) on any timestep grid.
-
-    On a sub-grid the step uses the respaced β'_t = 1 − ᾱ_t/ᾱ_prev (IDDPM §4), so the full grid
-    (1,000 steps) is exactly Ho et al.'s sampler with σ_t² = β̃_t (posterior variance).
-    """
-
-    name = "ddpm"
-
-    def step(self, eps, i, x, generator=None):
-        ab, ab_prev = self._abar(i)
-        beta = 1 - ab / ab_prev  # β'_t
-        x0 = (x - np.sqrt(1 - ab) * eps) / np.sqrt(ab)
-        # posterior mean μ̃_t(x_t, x̂_0) (DDPM eq. 7)
-        mean = (np.sqrt(ab_prev) * beta / (1 - ab)) * x0 + (np.sqrt(1 - beta) * (1 - ab_prev) / (1 - ab)) * x
-        if i + 1 >= len(self.timesteps):
-            return mean
-        var = beta * (1 - ab_prev) / (1 - ab)  # β̃_t
-        return mean + np.sqrt(var) * torch.randn(x.shape, generator=generator, dtype=x.dtype)
-
-
-SAMPLERS = {"ddim": DDIMSampler, "ddpm": DDPMSampler}
-
-
 def make_sampler(name: str, diffusion: GaussianDiffusion, steps: int, *, eta: float = 0.0,
-                 t_max: int | None = None) -> _Sampler:
+                 t_max: int | None = None) -> Sampler:
+    """Build a registered sampler with its timestep grid set."""
     if name not in SAMPLERS:
         raise ValueError(f"unknown sampler {name!r}; use one of {sorted(SAMPLERS)}")
-    s = SAMPLERS[name](diffusion, eta=eta) if name == "ddim" else SAMPLERS[name](diffusion)
+    s = SAMPLERS[name](diffusion, eta=eta)
     s.set_timesteps(steps, t_max)
     return s
 
 
-def run_sampler(sampler: _Sampler, eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+def run_sampler(sampler: Sampler, eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                 x: torch.Tensor, *, generator: torch.Generator | None = None,
                 progress: ProgressFn | None = None) -> torch.Tensor:
     """Denoise ``x`` (noise at ``sampler.timesteps[0]``) to x_0.

@@ -1,0 +1,120 @@
+"""The diffusion space: the vectors the denoiser learns and the sampler produces.
+
+* ``latent`` (scDiffusion): the autoencoder's code, standardised per coordinate (the raw code
+  has a std of about 0.1, so without rescaling most steps would see pure noise); for count data
+  the standardised log library size is appended, so diffusion generates library sizes too.
+* ``gene`` (scRDiT, White-Box DiT): the log-normalized gene vector itself, standardised per gene.
+
+:meth:`DiffusionSpace.fit` computes the statistics on training cells, :meth:`encode` maps cells
+into the space and :meth:`decode` maps vectors back to cells — sampled from the decoder's
+likelihood, so zeros and noise come from the model, not from rounding.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import torch
+
+from .autoencoder import Autoencoder
+
+SPACES = ("latent", "gene")
+
+
+class DiffusionSpace:
+    """Standardised diffusion coordinates for one trained model.
+
+    Parameters
+    ----------
+    kind
+        ``'latent'`` or ``'gene'``.
+    stats
+        The standardisation statistics (``latent_mean``/``latent_std`` and, for count models,
+        ``loglib_mean``/``loglib_std``/``loglib_range``; or ``gene_mean``/``gene_std``/``gene_floor``).
+    autoencoder
+        The trained autoencoder (latent space only).
+    """
+
+    def __init__(self, kind: str, stats: Mapping[str, np.ndarray], autoencoder: Autoencoder | None = None):
+        if kind not in SPACES:
+            raise ValueError(f"space must be one of {SPACES}, got {kind!r}")
+        if kind == "latent" and autoencoder is None:
+            raise ValueError("the latent space needs an autoencoder")
+        self.kind = kind
+        self.stats = {k: np.asarray(v, dtype=np.float32) for k, v in stats.items()}
+        self.autoencoder = autoencoder
+
+    @property
+    def has_library(self) -> bool:
+        """True when the last coordinate is the cell's standardised log library size."""
+        return self.kind == "latent" and self.autoencoder.is_count_model
+
+    @property
+    def dim(self) -> int:
+        if self.kind == "gene":
+            return len(self.stats["gene_mean"])
+        return self.autoencoder.latent_dim + int(self.has_library)
+
+    # ------------------------------------------------------------------ fitting
+    @classmethod
+    def fit(cls, kind: str, X_lognorm: np.ndarray, library: np.ndarray | None = None,
+            autoencoder: Autoencoder | None = None) -> "DiffusionSpace":
+        """Statistics from training cells: (N, G) log-normalized values and (N,) library sizes."""
+        X = np.asarray(X_lognorm, dtype=np.float32)
+        if kind == "gene":
+            stats = {"gene_mean": X.mean(0), "gene_std": X.std(0) + 1e-3, "gene_floor": positive_floor(X)}
+            return cls(kind, stats)
+        with torch.no_grad():
+            z = autoencoder.encode(torch.from_numpy(X)).numpy()  # (N, latent_dim)
+        stats = {"latent_mean": z.mean(0), "latent_std": z.std(0) + 1e-6}
+        if autoencoder.is_count_model:
+            ll = np.log(np.asarray(library, dtype=np.float32))
+            stats.update(loglib_mean=np.array([ll.mean()]), loglib_std=np.array([ll.std() + 1e-6]),
+                         loglib_range=np.array([ll.min() - 0.5, ll.max() + 0.5]))
+        return cls(kind, stats, autoencoder)
+
+    # ------------------------------------------------------------------ cells -> vectors
+    def encode(self, X_lognorm: np.ndarray, library: np.ndarray | None = None) -> np.ndarray:
+        """(N, G) log-normalized cells (and (N,) library sizes for count models) -> (N, dim)."""
+        X = np.asarray(X_lognorm, dtype=np.float32)
+        if self.kind == "gene":
+            return ((X - self.stats["gene_mean"]) / self.stats["gene_std"]).astype(np.float32)
+        with torch.no_grad():
+            z = self.autoencoder.encode(torch.from_numpy(X)).numpy()
+        v = (z - self.stats["latent_mean"]) / self.stats["latent_std"]
+        if self.has_library:
+            if library is None:
+                raise ValueError("count models need library sizes")
+            ll = (np.log(np.asarray(library, dtype=np.float32)) - self.stats["loglib_mean"]) / self.stats["loglib_std"]
+            v = np.concatenate([v, ll[:, None]], axis=1)
+        return v.astype(np.float32)
+
+    # ------------------------------------------------------------------ vectors -> cells
+    def decode(self, v: torch.Tensor, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """(N, dim) vectors -> (log-normalized X (N, G), counts (N, G) or None), sampled from the decoder."""
+        from .data import lognormalize
+
+        v = torch.as_tensor(v).detach().float()
+        if self.kind == "gene":
+            # gene space has no noise model (scRDiT): un-standardise, then snap values below half of
+            # each gene's smallest positive training value to zero (the data's support)
+            x = v.numpy() * self.stats["gene_std"] + self.stats["gene_mean"]
+            x = np.where(x < 0.5 * self.stats["gene_floor"], 0.0, x)
+            return x.astype(np.float32), None
+        ae = self.autoencoder
+        d = ae.latent_dim
+        z = v[:, :d] * torch.from_numpy(self.stats["latent_std"]) + torch.from_numpy(self.stats["latent_mean"])
+        with torch.no_grad():
+            if not self.has_library:
+                return ae.sample(ae.decode(z), rng), None
+            loglib = v[:, d] * float(self.stats["loglib_std"][0]) + float(self.stats["loglib_mean"][0])
+            lo, hi = self.stats["loglib_range"]
+            library = torch.exp(loglib.clamp(float(lo), float(hi)))
+            counts = ae.sample(ae.decode(z, library), rng)
+        return lognormalize(counts), counts
+
+
+def positive_floor(X: np.ndarray) -> np.ndarray:
+    """Per gene, the smallest positive value among the cells (0 for a gene never expressed)."""
+    X = np.asarray(X)
+    return np.where((X > 0).any(0), np.where(X > 0, X, np.inf).min(0), 0.0).astype(np.float32)
