@@ -92,7 +92,7 @@ def cmd_train(a) -> int:
     conds = [c.strip() for c in a.conditions.split(",") if c.strip()]
     if not conds:
         raise _UsageError("--conditions needs at least one obs column, e.g. --conditions cell_type,phase.")
-    cfg = TrainConfig(seed=a.seed, backbone=a.backbone, space=a.space, threads=a.threads)
+    cfg = TrainConfig(seed=a.seed, backbone=a.backbone, space=a.space, threads=a.threads, split=tuple(a.split))
     if a.config:
         try:
             overrides = json.loads(Path(a.config).read_text()) if Path(a.config).exists() else json.loads(a.config)
@@ -104,7 +104,7 @@ def cmd_train(a) -> int:
     if a.exclude:
         cfg.exclude = [_kv(x.split(","), "--exclude") for x in a.exclude]
     for name in ("ae_epochs", "diffusion_iters", "classifier_iters", "latent_dim"):
-        if getattr(a, name) is not None:
+        if getattr(a, name, None) is not None:
             setattr(cfg, name, getattr(a, name))
     prep = load_prepared(a.data, conds, layer=a.layer, use_raw=True if a.use_raw else None, paul15_path=a.paul15_path,
                          n_top_genes=a.n_top_genes)
@@ -245,7 +245,56 @@ def _float(v: str, what: str) -> float:
 
 
 # ---------------------------------------------------------------------- parser
+def _choices(registry: dict) -> str:
+    return "; ".join(f"{k}: {getattr(v, 'description', '')}" for k, v in sorted(registry.items()))
+
+
+def _split_arg(v: str) -> tuple[float, float, float]:
+    """``TRAIN,VAL,TEST`` as fractions (0.6,0.2,0.2) or percentages (60,20,20); TEST may be 0."""
+    parts = [x.strip() for x in v.split(",")]
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"--split takes three numbers TRAIN,VAL,TEST, e.g. 0.6,0.2,0.2; got {v!r}")
+    try:
+        f = [float(x) for x in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--split takes three numbers TRAIN,VAL,TEST, e.g. 0.6,0.2,0.2; got {v!r}") from None
+    total = sum(f)
+    if not all(x == x and x >= 0 for x in f) or total <= 0:
+        raise argparse.ArgumentTypeError(f"--split parts must be non-negative numbers, got {v!r}")
+    if abs(total - 100) < 1e-6:
+        f = [x / 100 for x in f]
+    elif abs(total - 1) > 1e-6:
+        raise argparse.ArgumentTypeError(f"--split parts must add up to 1 (or 100), got {v!r} (sum {total:g})")
+    return f[0], f[1], f[2]
+
+
+def _threads_arg(v: str) -> int:
+    try:
+        n = int(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--threads takes a whole number, got {v!r}") from None
+    if not 1 <= n <= 256:
+        raise argparse.ArgumentTypeError(f"--threads must be between 1 and 256, got {n}")
+    return n
+
+
+def default_threads() -> int:
+    """Half the cores (at least 1): leaves room for the app or another run, no oversubscription."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def _add_threads(sp) -> None:
+    sp.add_argument("--threads", type=_threads_arg, default=default_threads(),
+                    help="CPU threads for torch (default: half the cores, so another job still runs)")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .backbones import BACKBONES
+    from .diffusion import SAMPLERS
+    from .guidance import GUIDANCE
+    from .space import SPACES
+    from .train_config import default
+
     p = argparse.ArgumentParser(
         prog="scdiff",
         description="Generate realistic single-cell RNA-seq profiles under chosen conditions with latent "
@@ -267,31 +316,36 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--layer", help="use this layer of the AnnData instead of .X")
     g.add_argument("--use-raw", action="store_true", help="use .raw (the default when .X looks scaled and .raw exists, as in pbmc68k)")
     t.add_argument("--paul15-path", help="local copy of paul15 (.h5ad or .h5ad.gz) instead of downloading")
-    t.add_argument("--backbone", default="mlp", choices=["mlp", "dit", "crate"], help="denoising network")
-    t.add_argument("--space", default="latent", choices=["latent", "gene"],
+    t.add_argument("--backbone", default=default("backbone"), choices=sorted(BACKBONES),
+                   help="denoising network (" + _choices(BACKBONES) + ")")
+    t.add_argument("--space", default=default("space"), choices=list(SPACES),
                    help="diffuse in the autoencoder's latent space or directly on the gene vector")
+    t.add_argument("--split", type=_split_arg, default=default("split"), metavar="TRAIN,VAL,TEST",
+                   help="fractions of cells for training, validation (the control row) and test; TEST may be 0, "
+                        "then evaluation uses half the validation cells as the held-out set")
     t.add_argument("--n-top-genes", type=int, default=2000, help="highly variable genes kept when there are > 3000 genes")
     t.add_argument("--seed", type=int, default=0, help="seed of the split and of training")
-    t.add_argument("--ae-epochs", type=int, help="autoencoder epochs (default 200)")
-    t.add_argument("--diffusion-iters", type=int, help="denoiser training steps (default 20000)")
-    t.add_argument("--classifier-iters", type=int, help="steps per classifier (default 4000)")
-    t.add_argument("--latent-dim", type=int, help="size of the latent code (default 64)")
+    t.add_argument("--ae-epochs", type=int, default=argparse.SUPPRESS, help=f"autoencoder epochs (default {default('ae_epochs')})")
+    t.add_argument("--diffusion-iters", type=int, default=argparse.SUPPRESS,
+                   help=f"denoiser training steps (default {default('diffusion_iters'):,})")
+    t.add_argument("--classifier-iters", type=int, default=argparse.SUPPRESS, help=f"steps per classifier (default {default('classifier_iters'):,})")
+    t.add_argument("--latent-dim", type=int, default=argparse.SUPPRESS, help=f"size of the latent code (default {default('latent_dim')})")
     t.add_argument("--exclude", action="append", metavar="COL=V[,COL2=V2]",
                    help="keep a combination out of training (its cells go to the test set), e.g. "
                         "paul15_clusters=7MEP,phase=G2M to test generating an unseen combination; repeatable")
     t.add_argument("--config", help="JSON file or string of further TrainConfig options")
-    t.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    t.add_argument("--threads", type=_threads_arg, help="torch threads (default: all cores; training is the one job)")
     t.add_argument("--restart", action="store_true", help="ignore any interrupted run in --out and start over")
     t.add_argument("--progress-file", help="keep a JSON file with each stage's step/total/loss (for front ends)")
     t.set_defaults(func=cmd_train, _argv=None)
 
     def sampling(sp, guidance_default="free"):
-        sp.add_argument("--guidance", default=guidance_default, choices=["classifier", "free"],
-                        help="classifier: noise-aware classifiers' gradients; free: classifier-free guidance")
-        sp.add_argument("--sampler", default="ddim", choices=["ddim", "ddpm"],
-                        help="ddim: few steps; ddpm: ancestral sampling")
+        sp.add_argument("--guidance", default=guidance_default, choices=sorted(GUIDANCE),
+                        help=_choices(GUIDANCE))
+        sp.add_argument("--sampler", default="ddim", choices=sorted(SAMPLERS), help=_choices(SAMPLERS))
         sp.add_argument("--steps", type=int, default=50, help="denoising steps (ddpm uses up to 1000)")
         sp.add_argument("--seed", type=int, default=0, help="same seed, same cells")
+        _add_threads(sp)
 
     gen = sub.add_parser("generate", help="generate cells for a combination of conditions",
                          description="Generate cells for any combination of condition values, including combinations "
@@ -337,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", help="where the training data is, if not where the checkpoint recorded it")
     ev.add_argument("--label-key", help="obs column to compare per label (default: the first condition)")
     ev.add_argument("--seed", type=int, default=0)
+    _add_threads(ev)
     ev.add_argument("--out", help="write the report as JSON")
     ev.set_defaults(func=cmd_evaluate)
 
@@ -356,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "train":
         args._argv = None if argv is None else "scdiff " + " ".join(shlex.quote(x) for x in argv)
+    if args.command != "train" and getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         return args.func(args)
     except (ScdiffError, _UsageError) as e:

@@ -152,12 +152,12 @@ def classifier_free(model: nn.Module, cond_weights: Sequence[torch.Tensor | None
     return eps_fn
 
 
-@register_guidance("free", "classifier-free: the denoiser itself, given the condition, vs. not given it")
+@register_guidance("free", "classifier-free: the denoiser with the condition vs. without it, one network")
 def _build_free(model, targets: Sequence[torch.Tensor | None], scales: Sequence[float]) -> EpsFn:
     return classifier_free(model.denoiser, targets, model.n_classes, scales)
 
 
-@register_guidance("classifier", "classifier: gradients of one noise-aware classifier per condition")
+@register_guidance("classifier", "gradients of one noise-aware classifier per condition (scDiffusion)")
 def _build_classifier(model, targets: Sequence[torch.Tensor | None], scales: Sequence[float]) -> EpsFn:
     null = torch.tensor(model.n_classes, dtype=torch.long)
 

@@ -78,8 +78,10 @@ class TrainConfig:
                 bad(f"{name} must be a positive whole number, got {v!r}.")
         if self.latent_dim < 2:
             bad("latent_dim must be at least 2.")
-        if len(self.split) != 3 or min(self.split) <= 0 or abs(sum(self.split) - 1) > 1e-6:
-            bad(f"split must be three positive fractions summing to 1 (train, validation, test), got {self.split}.")
+        if (len(self.split) != 3 or min(self.split) < 0 or self.split[0] <= 0 or self.split[1] <= 0
+                or abs(sum(self.split) - 1) > 1e-6):
+            bad(f"split must be three fractions summing to 1 (train, validation, test), train and validation "
+                f"above 0, test 0 or more; got {tuple(self.split)}.")
         if not 0 <= self.p_uncond < 1:
             bad(f"p_uncond must be in [0, 1), got {self.p_uncond}.")
         if self.space not in SPACES:

@@ -80,3 +80,55 @@ def test_train_progress_file(synthetic_path, tmp_path):
     assert st["done"] and st["error"] is None
     assert st["stages"]["diffusion"] == {"step": 20, "total": 20, "loss": st["stages"]["diffusion"]["loss"]}
     assert "classifier_cell_type" in st["stages"]
+
+
+@pytest.mark.parametrize("text,expect", [("0.6,0.2,0.2", (0.6, 0.2, 0.2)), ("60,20,20", (0.6, 0.2, 0.2)),
+                                         ("0.8, 0.2, 0", (0.8, 0.2, 0.0))])
+def test_split_option_parses_fractions_and_percentages(text, expect):
+    from scdiff_core.cli import _split_arg
+
+    assert _split_arg(text) == pytest.approx(expect)
+
+
+@pytest.mark.parametrize("text,msg", [("0.6,0.4", "three numbers"), ("a,b,c", "three numbers"),
+                                      ("0.5,0.2,0.2", "add up to 1"), ("-0.2,0.6,0.6", "non-negative"),
+                                      ("nan,0.5,0.5", "non-negative")])
+def test_split_option_refuses_impossible_splits(text, msg):
+    import argparse
+
+    from scdiff_core.cli import _split_arg
+
+    with pytest.raises(argparse.ArgumentTypeError, match=msg):
+        _split_arg(text)
+
+
+@pytest.mark.parametrize("split,ok", [((0.8, 0.2, 0.0), True), ((0.0, 0.5, 0.5), False), ((0.9, 0.0, 0.1), False)])
+def test_train_config_accepts_no_test_set_but_needs_train_and_validation(split, ok):
+    from scdiff_core.errors import ScdiffError
+    from scdiff_core.training import TrainConfig
+
+    if ok:
+        TrainConfig(split=split).validate()
+    else:
+        with pytest.raises(ScdiffError, match="train and validation above 0"):
+            TrainConfig(split=split).validate()
+
+
+@pytest.mark.parametrize("argv", [["generate", "--checkpoint", "x", "--cells", "5", "--out", "o.h5ad", "--threads", "-1"],
+                                  ["evaluate", "--checkpoint", "x", "--generated", "g.h5ad", "--threads", "many"]])
+def test_threads_option_is_checked(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and "--threads" in capsys.readouterr().err
+
+
+def test_help_texts_read_defaults_and_choices_from_the_library():
+    from scdiff_core.backbones import BACKBONES
+    from scdiff_core.cli import build_parser
+    from scdiff_core.diffusion import SAMPLERS
+    from scdiff_core.training import TrainConfig
+
+    h = build_parser()._subparsers._group_actions[0].choices
+    train_help, gen_help = h["train"].format_help(), h["generate"].format_help()
+    assert f"(default {TrainConfig().diffusion_iters:,})" in " ".join(train_help.split())
+    assert all(b in train_help for b in BACKBONES) and all(s in gen_help for s in SAMPLERS)

@@ -13,7 +13,7 @@ class DDIMSampler(Sampler):
     σ_t = η √((1 − ᾱ_{t-1})/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t-1})                       (eq. 16).
     """
 
-    description = "DDIM: 20–100 steps; η = 0 is deterministic, η = 1 stochastic (scRDiT)"
+    description = "20–100 steps; η = 0 is deterministic, η = 1 stochastic (scRDiT)"
     uses_eta = True
 
     def step(self, eps, i, x, generator=None):

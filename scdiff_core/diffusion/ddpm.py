@@ -15,7 +15,7 @@ class DDPMSampler(Sampler):
     (1,000 steps) is exactly Ho et al.'s sampler with σ_t² = β̃_t (posterior variance).
     """
 
-    description = "DDPM ancestral sampling: up to 1,000 steps, slow"
+    description = "ancestral sampling, up to 1,000 steps (slow)"
     default_steps = 1000
 
     def step(self, eps, i, x, generator=None):
