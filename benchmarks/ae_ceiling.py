@@ -32,14 +32,14 @@ def main():
     tr = h.train
     libt = tr.layers["counts"].sum(1) if "counts" in tr.layers else None
     vt = torch.from_numpy(m.to_space(np.asarray(tr.X), libt))
-    Xt, _ = m.from_space(vt, np.random.default_rng(0))
+    Xt = m.from_space(vt, np.random.default_rng(0)).X
     rep0 = h.evaluate(ad.AnnData(Xt, obs=tr.obs.copy(), var=tr.var.copy()))
     print("decoded samples of TRAINING cells (what a perfect latent generator would give):")
     print(rep0.summary().round(3).to_string(index=False))
     src = h.val  # cells the model never saw; compared against test like the control row
     lib = src.layers["counts"].sum(1) if "counts" in src.layers else None
     v = torch.from_numpy(m.to_space(np.asarray(src.X), lib))
-    X, _ = m.from_space(v, np.random.default_rng(0))
+    X = m.from_space(v, np.random.default_rng(0)).X
     rec = ad.AnnData(X, obs=src.obs.copy(), var=src.var.copy())
     rep = h.evaluate(rec)
     print("decoded samples of held-out cells:")

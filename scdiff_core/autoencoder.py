@@ -82,11 +82,18 @@ class Autoencoder(nn.Module):
         """
         return self.lik.params(self, self.decoder_body(z), library)
 
-    def nll(self, params: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    def nll(self, params: dict[str, torch.Tensor], target: torch.Tensor,
+            library: torch.Tensor | None = None) -> torch.Tensor:
         """Negative log-likelihood per cell (summed over genes): (N,).
 
-        target: counts for count models, log-normalized values for ``hurdle``.
+        target: (N, G) counts for count models — with ``library`` (N,), the cell's total over all its
+        genes, whose remainder ℓ − Σ_g x_g is scored too — or log-normalized values for ``hurdle``.
         """
+        if self.is_count_model:
+            if library is None:
+                raise ValueError("count models need the library size to score counts")
+            rest = (library - target.sum(-1)).clamp_min(0.0)[:, None]  # (N, 1) counts outside the model
+            target = torch.cat([target, rest], dim=-1)
         return -self.lik.log_prob(self, params, target).sum(-1)
 
     @torch.no_grad()

@@ -21,7 +21,9 @@ from safetensors.torch import load_file, save_file
 
 from .errors import CheckpointError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# schema 1 count models normalized X over the model's genes only; their log-normalized models read the same
+READABLE_SCHEMAS = (1, 2)
 CONFIG_NAME = "config.json"
 
 
@@ -140,9 +142,15 @@ def read_config(directory: str | os.PathLike) -> dict:
         raise CheckpointError(f"{cfg_path} is not valid JSON ({e}); the checkpoint is damaged."
                               f" Re-train it or restore it from the repository.") from e
     version = cfg.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_SCHEMAS:
         raise CheckpointError(f"{directory} has checkpoint schema {version!r}; this version of scdiff reads"
-                              f" schema {SCHEMA_VERSION}. Re-train the model with this version.")
+                              f" schema {', '.join(map(str, READABLE_SCHEMAS))}. Re-train the model with this version.")
+    if version == 1 and (cfg.get("data") or {}).get("kind") == "counts":
+        cmd = cfg.get("command") or "scdiff train ..."
+        raise CheckpointError(
+            f"{directory} is a count model from an older scdiff that normalized cells over the model's genes "
+            f"only, so its cells sit at a different scale from cells normalized the standard way (counts per "
+            f"1e4 over all genes). Re-train it with this version: {cmd}")
     if not isinstance(cfg.get("files"), dict) or not cfg["files"]:
         raise CheckpointError(f"{cfg_path} lists no weight files; the checkpoint is incomplete. Re-train it.")
     return cfg

@@ -10,6 +10,16 @@ import numpy as np
 ANY = "any"
 """A condition value that leaves its column unguided (and marks unlabelled generated cells)."""
 
+LIBRARY_KEY = "total_counts"
+"""obs column with each cell's total count over *all* its genes (prepared and generated count data)."""
+
+TARGET_SUM = 1e4
+"""Counts per cell after normalization: X = log1p(counts / total_counts · 1e4) (scanpy's normalize_total)."""
+
+NORMALIZATION = ("log1p(counts / total_counts * 1e4), total_counts = the cell's counts over all its genes "
+                 "(scanpy normalize_total(target_sum=1e4) + log1p on the full data), then the model's genes")
+"""The output convention of count models, stated in every output's uns['scdiff'] and in the README."""
+
 ProgressFn = Callable[[int, int], None]
 """``progress(step, total)``, called after each unit of work."""
 

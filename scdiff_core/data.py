@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from scdiff_core.common import LIBRARY_KEY, NORMALIZATION, TARGET_SUM
 from scdiff_core.errors import DataError
 
 __all__ = [
@@ -72,7 +73,6 @@ G2M_GENES: list[str] = [
 ]  # fmt: skip
 
 PHASES = ("G1", "S", "G2M")
-TARGET_SUM = 1e4
 LOGNORM_MAX = 30.0
 _INTEGER_SAMPLE_CELLS = 2000
 MIN_PHASE_GENES = 3  # fewest S and G2M marker genes that cell-cycle scoring needs
@@ -884,9 +884,12 @@ def prepare(
     layers: dict[str, np.ndarray] = {}
     if kind_used == "counts":
         counts_sel = np.asarray(sub.toarray() if sp.issparse(sub) else sub, dtype=np.float32)
-        final_X = lognormalize(counts_sel)
+        # each cell's library is its total over ALL its genes, as scanpy's normalize_total uses it
+        library = totals[keep].astype(np.float32)
+        final_X = np.log1p(counts_sel / library[:, None] * TARGET_SUM).astype(np.float32)
         layers["counts"] = counts_sel
-        normalization = "normalize_total(target_sum=1e4) over the selected genes, then log1p"
+        obs[LIBRARY_KEY] = library
+        normalization = NORMALIZATION
         n_zero_after = int((counts_sel.sum(axis=1) == 0).sum())
     else:
         final_X = np.asarray(sub.toarray() if sp.issparse(sub) else sub, dtype=np.float32)

@@ -37,6 +37,13 @@ class HeldOut:
         self.train = a[cfg["split"]["train"]].copy()
         self.val = a[cfg["split"]["val"]].copy()
         self.test = a[cfg["split"]["test"]].copy()
+        self.note = None
+        if self.test.n_obs == 0:  # trained with --split TRAIN,VAL,0: validation cells stand in for the test set
+            val_ids, test_ids = _halve(self.val, model.conditions)
+            self.test, self.val = self.val[test_ids].copy(), self.val[val_ids].copy()
+            self.note = ("This model was trained without a test set (--split …,0): generated cells are compared "
+                         "with half of the validation cells, and the control row is the other half. Validation "
+                         "cells may have informed choices; this is not a held-out test result.")
         self.label_key = model.conditions[0] if model.conditions else None
         self.phase_key = "phase" if "phase" in model.conditions else None
         self._ref: ReferenceSpace | None = None
@@ -61,14 +68,26 @@ class HeldOut:
             if gen.n_obs == 0:
                 raise ScdiffError(f"None of the generated cells has a {key!r} value (all 'any'); label-based "
                                   f"metrics need cells generated for specific {key} values.")
-        return evaluate(gen, train=self.train, test=self.test, control=self.val, label_key=key, phase_key=phase,
-                        seed=seed, reference=self.reference if key == self.label_key else None,
-                        per_label=per_label)
+        report = evaluate(gen, train=self.train, test=self.test, control=self.val, label_key=key, phase_key=phase,
+                          seed=seed, reference=self.reference if key == self.label_key else None,
+                          per_label=per_label)
+        if self.note:
+            report.notes.insert(0, self.note)
+        return report
 
     def test_counts(self, key: str | None = None) -> dict[str, int]:
         key = key or self.label_key
         vc = self.test.obs[key].astype(str).value_counts()
         return {k: int(v) for k, v in vc.items() if v > 0}
+
+
+def _halve(adata: ad.AnnData, conditions) -> tuple[list[str], list[str]]:
+    """Split cells in two halves stratified by their condition combination (fixed seed)."""
+    from .data import split_cells
+
+    strata = adata.obs[list(conditions)].astype(str).agg("|".join, axis=1).to_numpy() if conditions else None
+    s = split_cells(adata.obs_names, strata, fractions=(0.5, 0.5, 0.0), seed=0)
+    return s["train"], s["val"]
 
 
 def evaluate_generated(model, generated: ad.AnnData, *, data: str | None = None, seed: int = 0) -> EvaluationReport:

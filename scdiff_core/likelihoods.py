@@ -3,6 +3,10 @@
 * ``nb`` — counts ~ NegativeBinomial(mean = ℓ · ρ_g(z), inverse dispersion θ_g), ρ = softmax of the
   decoder's output and ℓ the cell's library size (scVI's parameterisation, Lopez et al. 2018).
   Zeros, library sizes and over-dispersion then come from the model, as in real UMI data.
+  ℓ is the cell's total count over *all* its genes; ρ has one more entry than the model has genes,
+  the *remainder* (the genes outside the model), observed as ℓ − Σ_g x_g. The counts sampled for
+  the model's genes are then those of a real cell of library ℓ, and log1p(x / ℓ · 1e4) is exactly
+  what ``normalize_total(1e4)`` + ``log1p`` on the full data gives on those genes.
 * ``zinb`` — the same with a zero-inflation logit per cell and gene.
 * ``hurdle`` — for data that only exists log-normalized: P(x_g > 0) = sigmoid(π_g(z)) and
   x_g | x_g > 0 ~ Normal(μ_g(z), σ_g(z)²), truncated at the smallest positive value seen for g.
@@ -55,7 +59,8 @@ def zinb_log_prob(x, mu, theta, pi_logits, eps: float = 1e-8):
 
 
 class Likelihood:
-    """Base class. ``is_count`` says whether observations are raw counts (with a library size)."""
+    """Base class. ``is_count`` says whether observations are raw counts (with a library size);
+    count likelihoods observe one more column than the model has genes: the remainder."""
 
     name = "base"
     is_count = False
@@ -67,7 +72,7 @@ class Likelihood:
         raise NotImplementedError
 
     def log_prob(self, ae: nn.Module, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        """(N, G) log-probability of each observation."""
+        """(N, G) log-probability of each observation ((N, G + 1) with the remainder for counts)."""
         raise NotImplementedError
 
     def sample(self, ae: nn.Module, params: dict[str, torch.Tensor], rng: np.random.Generator) -> np.ndarray:
@@ -79,21 +84,25 @@ class NegativeBinomial(Likelihood):
     is_count = True
 
     def add_heads(self, ae, d, n_genes):
-        ae.dec_main = nn.Linear(d, n_genes)  # softmax logits of ρ
-        ae.log_theta = nn.Parameter(torch.zeros(n_genes))  # per-gene inverse dispersion
+        n_out = n_genes + 1  # the model's genes and the remainder
+        ae.dec_main = nn.Linear(d, n_out)  # softmax logits of ρ
+        ae.log_theta = nn.Parameter(torch.zeros(n_out))  # per-gene inverse dispersion
 
     def params(self, ae, h, library):
         if library is None:
             raise ValueError("count models need the library size to decode")
-        rho = torch.softmax(ae.dec_main(h), dim=-1)  # (N, G) expression proportions
+        rho = torch.softmax(ae.dec_main(h), dim=-1)  # (N, G + 1) expression proportions
         return {"mu": rho * library[:, None], "theta": ae.log_theta.exp().expand_as(rho)}
 
     def log_prob(self, ae, params, x):
+        """x: (N, G + 1) counts of the model's genes and the remainder."""
         return nb_log_prob(x, params["mu"], params["theta"])
 
     def sample(self, ae, params, rng):
-        mu = params["mu"].double().numpy()
-        theta = params["theta"].double().numpy()
+        """(N, G) counts of the model's genes (the remainder is not drawn)."""
+        G = ae.n_genes
+        mu = params["mu"][:, :G].double().numpy()
+        theta = params["theta"][:, :G].double().numpy()
         lam = rng.gamma(shape=theta, scale=np.maximum(mu, 1e-12) / theta)  # Gamma–Poisson = NB
         return rng.poisson(lam).astype(np.float32)
 
@@ -102,7 +111,7 @@ class NegativeBinomial(Likelihood):
 class ZeroInflatedNegativeBinomial(NegativeBinomial):
     def add_heads(self, ae, d, n_genes):
         super().add_heads(ae, d, n_genes)
-        ae.dec_zero = nn.Linear(d, n_genes)  # zero-inflation logits
+        ae.dec_zero = nn.Linear(d, n_genes + 1)  # zero-inflation logits
 
     def params(self, ae, h, library):
         return {**super().params(ae, h, library), "zero_logits": ae.dec_zero(h)}
@@ -112,7 +121,7 @@ class ZeroInflatedNegativeBinomial(NegativeBinomial):
 
     def sample(self, ae, params, rng):
         x = super().sample(ae, params, rng)
-        p0 = torch.sigmoid(params["zero_logits"]).double().numpy()
+        p0 = torch.sigmoid(params["zero_logits"][:, :ae.n_genes]).double().numpy()
         x[rng.random(x.shape) < p0] = 0
         return x
 

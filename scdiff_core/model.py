@@ -21,12 +21,12 @@ from . import __version__
 from .autoencoder import Autoencoder
 from .backbones import build_backbone
 from .checkpoint import CONFIG_NAME, load_checkpoint, save_checkpoint
-from .common import ANY, ProgressFn
+from .common import ANY, LIBRARY_KEY, NORMALIZATION, ProgressFn
 from .diffusion import SAMPLERS, GaussianDiffusion, make_sampler, run_sampler
 from .embedding import ReferenceMap
 from .errors import ScdiffError
 from .guidance import GUIDANCE, NoiseClassifier
-from .space import DiffusionSpace
+from .space import Cells, DiffusionSpace
 
 MAX_CELLS = 100_000
 
@@ -111,8 +111,8 @@ class SCDiffModel:
         """Cells -> standardised diffusion vectors (see :meth:`DiffusionSpace.encode`)."""
         return self.diffusion_space.encode(X_lognorm, library)
 
-    def from_space(self, v: torch.Tensor, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-        """Diffusion vectors -> (log-normalized X, counts or None) (see :meth:`DiffusionSpace.decode`)."""
+    def from_space(self, v: torch.Tensor, rng: np.random.Generator) -> Cells:
+        """Diffusion vectors -> :class:`~scdiff_core.space.Cells` (see :meth:`DiffusionSpace.decode`)."""
         return self.diffusion_space.decode(v, rng)
 
     # ------------------------------------------------------------------ requests
@@ -243,13 +243,13 @@ class SCDiffModel:
         x = torch.randn(total, self.config["space_dim"], generator=g)
         v = self._denoise(x, targets, [sc[c] for c in self.conditions], guidance, sampler, steps, eta, None, g, progress)
         rng = np.random.default_rng(int(seed))
-        X, counts = self.from_space(v, rng)
+        cells = self.from_space(v, rng)
         obs = pd.DataFrame({c: [ANY if v_ is None else v_ for v_ in per_cell[c]] for c in self.conditions})
         prov = {"guidance": guidance, "sampler": sampler, "steps": int(steps), "eta": float(eta),
                 "scales": sc, "seed": int(seed), "seconds": time.perf_counter() - t0,
                 "groups": [{"conditions": {c: (v_ or ANY) for c, v_ in cond.items()}, "n_cells": n}
                            for cond, n in checked]}
-        return self._to_anndata(X, counts, obs, prov, kind="generate")
+        return self._to_anndata(cells, obs, prov, kind="generate")
 
     def trajectory(self, column: str, start: str, end: str, **kwargs) -> ad.AnnData:
         """A continuous path of cells from state ``start`` to ``end`` of ``column``.
@@ -273,22 +273,33 @@ class SCDiffModel:
             return None
         return hashlib.sha256((self.path / CONFIG_NAME).read_bytes()).hexdigest()
 
-    def _to_anndata(self, X, counts, obs, prov, kind) -> ad.AnnData:
+    @property
+    def normalization(self) -> str:
+        """How ``X`` of this model's output is normalized (also in every output's ``uns['scdiff']``)."""
+        if self.kind == "counts" and self.space == "latent":
+            return NORMALIZATION
+        if self.kind == "counts":
+            return "as the training data: " + NORMALIZATION
+        return "as the training data (log-normalized values used as given)"
+
+    def _to_anndata(self, cells: Cells, obs: pd.DataFrame, prov: dict, kind: str) -> ad.AnnData:
         obs.index = [f"gen{i}" for i in range(len(obs))]
+        if cells.library is not None:
+            obs[LIBRARY_KEY] = cells.library
         for c in obs.columns:
             if obs[c].dtype == object:
                 obs[c] = obs[c].astype("category")
-        adata = ad.AnnData(X=np.asarray(X, dtype=np.float32), obs=obs,
+        adata = ad.AnnData(X=np.asarray(cells.X, dtype=np.float32), obs=obs,
                            var=pd.DataFrame(index=pd.Index(self.genes, name="gene")))
-        if counts is not None:
-            adata.layers["counts"] = counts.astype(np.float32)
+        if cells.counts is not None:
+            adata.layers["counts"] = cells.counts.astype(np.float32)
         rm = self.reference_map
         if rm is not None:
             adata.obsm["X_umap_ref"] = rm.project(adata.X)
         prov = dict(prov, kind=kind, checkpoint=str(self.path) if self.path else "",
                     checkpoint_sha256=self.checkpoint_hash() or "", scdiff_version=__version__,
                     dataset=str(self.config["data"].get("source", "")), space=self.space,
-                    backbone=self.config["backbone"]["name"])
+                    backbone=self.config["backbone"]["name"], normalization=self.normalization)
         adata.uns["scdiff"] = _h5_safe(prov)
         return adata
 

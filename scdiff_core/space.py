@@ -11,14 +11,24 @@ likelihood, so zeros and noise come from the model, not from rounding.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 import numpy as np
 import torch
 
 from .autoencoder import Autoencoder
+from .common import TARGET_SUM
 
 SPACES = ("latent", "gene")
+
+
+class Cells(NamedTuple):
+    """Decoded cells: log-normalized ``X`` (N, G), sampled ``counts`` (N, G) and ``library`` (N,) —
+    each cell's total over all its genes — for count models (``None`` otherwise)."""
+
+    X: np.ndarray
+    counts: np.ndarray | None
+    library: np.ndarray | None
 
 
 class DiffusionSpace:
@@ -90,28 +100,32 @@ class DiffusionSpace:
         return v.astype(np.float32)
 
     # ------------------------------------------------------------------ vectors -> cells
-    def decode(self, v: torch.Tensor, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-        """(N, dim) vectors -> (log-normalized X (N, G), counts (N, G) or None), sampled from the decoder."""
-        from .data import lognormalize
+    def decode(self, v: torch.Tensor, rng: np.random.Generator) -> Cells:
+        """(N, dim) vectors -> :class:`Cells`, sampled from the decoder.
 
+        For count models X = log1p(counts / library · 1e4) with the generated library (the total over
+        all genes), i.e. what a user's ``normalize_total(1e4)`` + ``log1p`` gives on real cells.
+        """
         v = torch.as_tensor(v).detach().float()
         if self.kind == "gene":
             # gene space has no noise model (scRDiT): un-standardise, then snap values below half of
             # each gene's smallest positive training value to zero (the data's support)
             x = v.numpy() * self.stats["gene_std"] + self.stats["gene_mean"]
             x = np.where(x < 0.5 * self.stats["gene_floor"], 0.0, x)
-            return x.astype(np.float32), None
+            return Cells(x.astype(np.float32), None, None)
         ae = self.autoencoder
         d = ae.latent_dim
         z = v[:, :d] * torch.from_numpy(self.stats["latent_std"]) + torch.from_numpy(self.stats["latent_mean"])
         with torch.no_grad():
             if not self.has_library:
-                return ae.sample(ae.decode(z), rng), None
+                return Cells(ae.sample(ae.decode(z), rng), None, None)
             loglib = v[:, d] * float(self.stats["loglib_std"][0]) + float(self.stats["loglib_mean"][0])
             lo, hi = self.stats["loglib_range"]
-            library = torch.exp(loglib.clamp(float(lo), float(hi)))
-            counts = ae.sample(ae.decode(z, library), rng)
-        return lognormalize(counts), counts
+            library = torch.exp(loglib.clamp(float(lo), float(hi)))  # (N,) total over all genes
+            counts = ae.sample(ae.decode(z, library), rng)  # (N, G)
+        lib = library.numpy().astype(np.float32)
+        X = np.log1p(counts / lib[:, None] * TARGET_SUM).astype(np.float32)
+        return Cells(X, counts, lib)
 
 
 def positive_floor(X: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ import torch
 from . import __version__
 from .autoencoder import Autoencoder
 from .backbones import BACKBONES, build_backbone
+from .common import LIBRARY_KEY
 from .data import PreparedData, split_cells
 from .diffusion import GaussianDiffusion
 from .embedding import fit_pca, fit_umap, pca_transform
@@ -47,6 +48,8 @@ class _Run:
     X_val: torch.Tensor           # (M, G) validation cells
     C_tr: torch.Tensor | None     # (N, G) counts (count data only)
     C_val: torch.Tensor | None
+    L_tr: torch.Tensor | None     # (N,) library sizes: each cell's total over ALL its genes
+    L_val: torch.Tensor | None
     codes: torch.Tensor           # (N, K) condition codes of the training cells
     n_classes: list[int]
 
@@ -112,7 +115,7 @@ def _train_autoencoder(run: _Run) -> tuple[Autoencoder, dict]:
                      variational=cfg.ae_kl_weight > 0)
     if not ae.is_count_model:
         ae.floor.copy_(torch.from_numpy(positive_floor(X_tr.numpy())))
-    lib_tr = run.C_tr.sum(1) if run.counts else None
+    lib_tr = run.L_tr
     target = run.C_tr if run.counts else X_tr
     opt = torch.optim.AdamW(ae.parameters(), lr=cfg.ae_lr, weight_decay=1e-4)
     n = X_tr.shape[0]
@@ -136,8 +139,8 @@ def _train_autoencoder(run: _Run) -> tuple[Autoencoder, dict]:
             z = z + (0.5 * logvar).exp() * torch.randn(z.shape, generator=gen)
         elif cfg.ae_latent_noise > 0:
             z = z + cfg.ae_latent_noise * z.detach().std(0, keepdim=True) * torch.randn(z.shape, generator=gen)
-        params = ae.decode(z, lib_tr[idx] if run.counts else None)
-        loss = ae.nll(params, target[idx]).mean() + cfg.ae_kl_weight * kl
+        lib = lib_tr[idx] if run.counts else None
+        loss = ae.nll(ae.decode(z, lib), target[idx], lib).mean() + cfg.ae_kl_weight * kl
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -151,9 +154,8 @@ def _train_autoencoder(run: _Run) -> tuple[Autoencoder, dict]:
     with torch.no_grad():
         val_nll = float("nan")
         if len(run.X_val):
-            lib_val = run.C_val.sum(1) if run.counts else None
-            val_nll = float(ae.nll(ae.decode(ae.encode(run.X_val), lib_val),
-                                   run.C_val if run.counts else run.X_val).mean())
+            val_nll = float(ae.nll(ae.decode(ae.encode(run.X_val), run.L_val),
+                                   run.C_val if run.counts else run.X_val, run.L_val).mean())
     return ae, {"loss_curve": hist, "final_train_nll": hist[-1][1], "val_nll": val_nll, "iterations": iters}
 
 
@@ -165,7 +167,7 @@ def _fit_space(run: _Run, split: dict) -> tuple[DiffusionSpace, dict]:
         return space, summary
     if cfg.space == "latent":
         ae, summary = _train_autoencoder(run)
-        lib = run.C_tr.sum(1).numpy() if run.counts else None
+        lib = run.L_tr.numpy() if run.counts else None
         return DiffusionSpace.fit("latent", run.X_tr.numpy(), lib, ae), summary
     return DiffusionSpace.fit("gene", run.X_tr.numpy()), {}
 
@@ -269,13 +271,18 @@ def _start(prep: PreparedData, out: Path, cfg: TrainConfig, split: dict, progres
     def dense(a, layer=None):
         return torch.from_numpy(np.asarray(a.layers[layer] if layer else a.X, dtype=np.float32))
 
+    def library(a):  # total over all genes, recorded at preparation (older preparations: the genes kept)
+        if LIBRARY_KEY in a.obs:
+            return torch.from_numpy(a.obs[LIBRARY_KEY].to_numpy(dtype=np.float32))
+        return dense(a, "counts").sum(1)
+
     counts = prep.kind == "counts"
     codes = torch.stack([torch.as_tensor(np.asarray(
         tr.obs[c].astype(str).map({v: i for i, v in enumerate(prep.vocab[c])})), dtype=torch.long)
         for c in prep.conditions], 1)  # (N, K)
     return _Run(cfg, prep, state, gen, progress, dense(tr), dense(val),
                 dense(tr, "counts") if counts else None, dense(val, "counts") if counts else None,
-                codes, [len(prep.vocab[c]) for c in prep.conditions])
+                library(tr) if counts else None, library(val) if counts else None, codes, [len(prep.vocab[c]) for c in prep.conditions])
 
 
 def _config(run: _Run, split: dict, space: DiffusionSpace, den, classifiers, summary: dict, command) -> dict:
@@ -335,7 +342,7 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
     space, ae_summary = _fit_space(run, split)
     if ae_summary:
         summary["autoencoder"] = ae_summary
-    lib = run.C_tr.sum(1).numpy() if run.counts else None
+    lib = run.L_tr.numpy() if run.counts else None
     V = torch.from_numpy(space.encode(run.X_tr.numpy(), lib))  # (N, D) standardised diffusion data
     den, summary["diffusion"] = _train_denoiser(run, V)
     classifiers = {}

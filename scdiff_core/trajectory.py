@@ -130,7 +130,7 @@ def gradient_interpolation(model, column: str, start: str, end: str, *, n_points
     targets = _mixed_targets(model, column, vocab.index(start), vocab.index(end), lam, fixed)
     sc = [float(scale) if (c == column or fixed.get(c) is not None) else 0.0 for c in model.conditions]
     v = model._denoise(x, targets, sc, guidance, sampler, steps, eta, t_s, g, progress)
-    X, counts = model.from_space(v, rng)
+    cells = model.from_space(v, rng)
     obs = pd.DataFrame({"lambda": np.repeat(lambdas, M).astype(np.float32),
                         "point": np.repeat(np.arange(K), M), "start_cell": np.tile(np.arange(M), K)})
     obs[column] = [f"{start}→{end}"] * (K * M)
@@ -143,4 +143,4 @@ def gradient_interpolation(model, column: str, start: str, end: str, *, n_points
             # gene-space checkpoints store no cells, so their trajectories start from generated ones
             "start_cells": start_cells if "space" in model.reference else "generated",
             "seconds": time.perf_counter() - t0}
-    return model._to_anndata(X, counts, obs, prov, kind="trajectory")
+    return model._to_anndata(cells, obs, prov, kind="trajectory")

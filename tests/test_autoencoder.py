@@ -15,11 +15,11 @@ def test_shapes_and_no_batch_dependence(lik):
     assert z.shape == (10, 4)
     lib = torch.full((10,), 100.0) if ae.is_count_model else None
     params = ae.decode(z, lib)
-    assert params["mu"].shape == (10, 12)
+    assert params["mu"].shape == ((10, 13) if ae.is_count_model else (10, 12))  # counts: + the remainder
     # one cell encoded alone = the same cell encoded in a batch (no BatchNorm)
     assert torch.allclose(ae.encode(x[:1]), z[:1], atol=1e-6)
     target = torch.poisson(torch.rand(10, 12) * 3) if ae.is_count_model else x
-    assert ae.nll(params, target).shape == (10,)
+    assert ae.nll(params, target, lib).shape == (10,)
 
 
 def test_nb_samples_match_mean_variance_and_library():
@@ -29,9 +29,11 @@ def test_nb_samples_match_mean_variance_and_library():
         params = ae.decode(torch.zeros(20000, 2), torch.full((20000,), 50.0))
     x = ae.sample(params, np.random.default_rng(0))
     mu = params["mu"][0].numpy()
-    assert np.allclose(x.mean(0), mu, rtol=0.05)
-    assert np.allclose(x.var(0), mu + mu**2 / 2.0, rtol=0.1)  # NB variance μ + μ²/θ
-    assert x.sum(1).mean() == pytest.approx(50.0, rel=0.02)  # library size respected
+    assert x.shape == (20000, 5)  # the remainder (genes outside the model) is not drawn
+    assert np.allclose(x.mean(0), mu[:5], rtol=0.05)
+    assert np.allclose(x.var(0), mu[:5] + mu[:5]**2 / 2.0, rtol=0.1)  # NB variance μ + μ²/θ
+    # library size respected: the model's genes hold 1 − ρ_remainder of it
+    assert x.sum(1).mean() == pytest.approx(50.0 - mu[5], rel=0.02)
     assert np.all(x == np.round(x))
 
 

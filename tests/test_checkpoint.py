@@ -2,6 +2,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 import torch
 
@@ -88,3 +89,19 @@ def test_no_pickle_in_checkpoint_code():
     for mod in (C, M):
         src = inspect.getsource(mod)
         assert "torch.load(" not in src and "import pickle" not in src and "pickle.load" not in src
+
+
+def test_old_count_checkpoint_is_refused_with_a_retrain_message(tmp_path):
+    """Schema-1 count models normalized over the model's genes only: refused, with the command to retrain."""
+    import json as _json
+
+    d = save_checkpoint(tmp_path / "old", {"data": {"kind": "counts"}, "command": "scdiff train --data x"},
+                        {"w": {"a": np.zeros(2, dtype=np.float32)}})
+    cfg = _json.loads((d / "config.json").read_text())
+    cfg["schema_version"] = 1
+    (d / "config.json").write_text(_json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="normalized cells over the model's genes.*scdiff train --data x"):
+        read_config(d)
+    cfg["data"]["kind"] = "lognorm"  # log-normalized models kept their convention: still readable
+    (d / "config.json").write_text(_json.dumps(cfg))
+    assert read_config(d)["schema_version"] == 1

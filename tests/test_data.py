@@ -317,8 +317,17 @@ def test_prepare_selects_top_genes_and_adds_cell_cycle(syn):
     added = q.preprocessing["gene_selection"]["cell_cycle_genes_added"]
     assert len(q.genes) == 20 + len(added)
     assert set(q.genes) == set(p.genes) | set(cc)
-    # counts normalised over the selected genes only
-    np.testing.assert_allclose(np.expm1(q.adata.X.astype(np.float64)).sum(1), 1e4, rtol=1e-4)
+    # counts normalized as users normalize them: per 1e4 over ALL the cell's genes, then the kept genes
+    import scanpy as sc
+
+    full = syn.copy()
+    sc.pp.normalize_total(full, target_sum=1e4)
+    sc.pp.log1p(full)
+    expect = np.asarray(full[q.adata.obs_names, q.genes].X.todense() if hasattr(full.X, "todense")
+                        else full[q.adata.obs_names, q.genes].X)
+    np.testing.assert_allclose(q.adata.X, expect, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(q.adata.obs["total_counts"], np.asarray(syn[q.adata.obs_names].X.sum(1)).ravel())
+    assert (np.expm1(q.adata.X.astype(np.float64)).sum(1) < 1e4 - 1).all()  # the kept genes hold part of it
     assert q.preprocessing["gene_selection"]["flavor"] in ("seurat_v3", "seurat")
 
 

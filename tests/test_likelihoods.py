@@ -37,5 +37,20 @@ def test_likelihood_contract(name):
     params = ae.decode(z, lib)
     x = torch.from_numpy(ae.sample(params, np.random.default_rng(0)))
     assert x.shape == (5, 7) and (x >= 0).all()
-    lp = lik.log_prob(ae, params, x)
-    assert lp.shape == (5, 7) and torch.isfinite(lp).all()
+    nll = ae.nll(params, x, lib)
+    assert nll.shape == (5,) and torch.isfinite(nll).all()
+    if lik.is_count:  # the remainder: one more column than genes, observed as library − Σ counts
+        assert params["mu"].shape == (5, 8) and torch.allclose(params["mu"].sum(1), lib)
+        with pytest.raises(ValueError, match="library"):
+            ae.nll(params, x)
+
+
+def test_remainder_is_scored():
+    """Two cells with the same counts on the model's genes but different libraries score differently."""
+    torch.manual_seed(0)
+    ae = Autoencoder(4, latent_dim=2, hidden=(8,), likelihood="nb").eval()
+    z = torch.zeros(2, 2)
+    lib = torch.tensor([20.0, 2000.0])
+    x = torch.tensor([[2.0, 3.0, 1.0, 4.0]] * 2)
+    nll = ae.nll(ae.decode(z, lib), x, lib)
+    assert nll[0] != nll[1]

@@ -30,9 +30,10 @@ def test_generate_output(tiny_model, guidance):
     assert (a.obs["cell_type"] == "A").all() and (a.obs["phase"] == "S").all()
     counts = a.layers["counts"]
     assert np.all(counts == np.round(counts)) and counts.min() >= 0
-    # X is the log-normalization of the sampled counts
-    lib = counts.sum(1, keepdims=True)
-    assert np.allclose(a.X, np.log1p(counts / np.maximum(lib, 1) * 1e4), atol=1e-4)
+    # X: the sampled counts normalized by the generated library over ALL genes (scanpy's convention)
+    lib = a.obs["total_counts"].to_numpy()[:, None]
+    assert np.allclose(a.X, np.log1p(counts / lib * 1e4), atol=1e-4)
+    assert "normalize_total" in a.uns["scdiff"]["normalization"]
     assert a.obsm["X_umap_ref"].shape == (40, 2)
     prov = a.uns["scdiff"]
     assert prov["guidance"] == guidance and prov["seed"] == 3 and len(prov["checkpoint_sha256"]) == 64

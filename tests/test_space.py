@@ -19,8 +19,8 @@ def test_gene_space_is_standardised_and_round_trips():
     v = sp.encode(X)
     assert sp.dim == X.shape[1] and v.shape == X.shape
     assert np.allclose(v.mean(0), 0, atol=1e-4) and np.allclose(v.std(0), 1, atol=0.05)
-    back, counts = sp.decode(torch.from_numpy(v), np.random.default_rng(0))
-    assert counts is None
+    back, counts, library = sp.decode(torch.from_numpy(v), np.random.default_rng(0))
+    assert counts is None and library is None
     assert np.allclose(back, X, atol=1e-4)  # values at or above half the floor survive the snap
 
 
@@ -29,12 +29,16 @@ def test_latent_space_appends_standardised_log_library():
     X = lognormalize(C)
     torch.manual_seed(0)
     ae = Autoencoder(C.shape[1], latent_dim=4, hidden=(16,), likelihood="nb").eval()
-    sp = DiffusionSpace.fit("latent", X, C.sum(1), ae)
-    v = sp.encode(X, C.sum(1))
+    lib = C.sum(1) * 2.0  # the model's genes hold half of each cell's counts
+    X = np.log1p(C / lib[:, None] * 1e4).astype(np.float32)
+    sp = DiffusionSpace.fit("latent", X, lib, ae)
+    v = sp.encode(X, lib)
     assert sp.has_library and sp.dim == 5 and v.shape == (len(C), 5)
     assert np.allclose(v.mean(0), 0, atol=1e-3) and np.allclose(v.std(0), 1, atol=1e-2)
-    Xg, counts = sp.decode(torch.from_numpy(v), np.random.default_rng(0))
-    assert counts.shape == C.shape and (counts >= 0).all() and np.allclose(Xg, lognormalize(counts))
+    Xg, counts, library = sp.decode(torch.from_numpy(v), np.random.default_rng(0))
+    assert counts.shape == C.shape and (counts >= 0).all()
+    assert np.allclose(library, lib, rtol=1e-3)  # the library coordinate round-trips
+    assert np.allclose(Xg, np.log1p(counts / library[:, None] * 1e4), atol=1e-5)  # normalized by the full library
     with pytest.raises(ValueError, match="library"):
         sp.encode(X)
 
