@@ -1,0 +1,232 @@
+"""Reading data: ``.h5ad`` / ``.h5ad.gz`` files and the built-in datasets.
+
+:func:`load_anndata` is the entry point; it resolves the built-in names (``pbmc68k``, shipped
+with scanpy, and ``paul15``, looked up locally before it is downloaded) and reads files by their
+content (gzip or HDF5 magic bytes), not by their extension.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import zlib
+from pathlib import Path
+from typing import Any
+
+import anndata
+
+from scdiff_core.errors import DataError
+
+from .matrix import _has_negative
+
+__all__ = ["KNOWN_DATASETS", "load_anndata"]
+
+KNOWN_DATASETS = ("pbmc68k", "paul15")
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+_PAUL15_RELATIVE = ("../shared/data/paul15.h5ad.gz", "data/paul15.h5ad.gz")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_GZIP_MAGIC = b"\x1f\x8b"
+_CONVERT_HINT = (
+    "Only AnnData .h5ad files (optionally gzipped, .h5ad.gz) are supported; convert "
+    "other formats with scanpy first, e.g. scanpy.read_10x_h5(path).write_h5ad('data.h5ad') "
+    "or scanpy.read_csv(path).write_h5ad('data.h5ad')."
+)
+
+
+# --------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------
+
+
+def _check_is_file(path: Path) -> None:
+    """Raise :class:`DataError` when ``path`` does not exist or is a directory."""
+    if not path.exists():
+        raise DataError(
+            f"Data file not found: '{path}'. Check the path, or give one of the built-in "
+            f"datasets ({', '.join(KNOWN_DATASETS)})."
+        )
+    if path.is_dir():
+        raise DataError(
+            f"'{path}' is a directory, not an .h5ad file. Give the path of an .h5ad or "
+            f".h5ad.gz file (zarr stores are not supported; convert with "
+            f"anndata.read_zarr(path).write_h5ad('data.h5ad'))."
+        )
+
+
+def _h5ad_source(path: Path) -> Any:
+    """What :func:`anndata.read_h5ad` should read: the path, or the gunzipped bytes.
+
+    The format is told by the first bytes of the file (gzip or HDF5 magic), not its name.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise DataError(f"Cannot open '{path}': {exc}. Check the file's permissions.") from exc
+
+    if head[:2] == _GZIP_MAGIC:
+        try:
+            with gzip.open(path, "rb") as fh:
+                payload = fh.read()
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(
+                f"'{path}' is a damaged or truncated gzip file ({exc}). Download or copy it "
+                f"again, or give the uncompressed .h5ad."
+            ) from exc
+        if payload[:8] != _HDF5_MAGIC:
+            raise DataError(f"'{path}' is gzip-compressed but does not contain an .h5ad file. "
+                            + _CONVERT_HINT)
+        return io.BytesIO(payload)
+    if head == _HDF5_MAGIC:
+        return str(path)
+    raise DataError(f"'{path}' is not an .h5ad file. " + _CONVERT_HINT)
+
+
+def _read_h5ad_file(path: Path) -> anndata.AnnData:
+    """Read a plain or gzipped ``.h5ad`` file, raising :class:`DataError` on any problem."""
+    _check_is_file(path)
+    source = _h5ad_source(path)
+    try:
+        return anndata.read_h5ad(source)
+    except Exception as exc:  # h5py/anndata raise many different types for bad files
+        raise DataError(
+            f"Could not read '{path}' as AnnData ({type(exc).__name__}: {exc}). The file may "
+            f"be corrupt or not written by anndata (a 10x Genomics .h5 needs "
+            f"scanpy.read_10x_h5(path).write_h5ad('data.h5ad') first)."
+        ) from exc
+
+
+# --------------------------------------------------------------------------------------
+# Built-in datasets
+# --------------------------------------------------------------------------------------
+
+
+def _paul15_candidates() -> list[Path]:
+    """Local places where a copy of paul15 may be found (repo-relative, then cwd-relative)."""
+    out: list[Path] = []
+    for base in (_REPO_ROOT, Path.cwd()):
+        for rel in _PAUL15_RELATIVE:
+            p = (base / rel).resolve()
+            if p not in out:
+                out.append(p)
+    return out
+
+
+def _resolve_paul15(paul15_path: str | os.PathLike | None) -> Path | None:
+    """The local paul15 file to read: ``paul15_path``, ``$SCDIFF_PAUL15``, or a candidate.
+
+    None when no local copy is found (the caller then downloads it).
+    """
+    if paul15_path is not None:
+        p = Path(paul15_path).expanduser()
+        if not p.exists():
+            raise DataError(
+                f"paul15 file not found at '{p}' (given as paul15_path). Give the path of "
+                f"paul15.h5ad(.gz), or leave it out to use scanpy.datasets.paul15()."
+            )
+        return p
+    env = os.environ.get("SCDIFF_PAUL15")
+    if env:
+        p = Path(env).expanduser()
+        if not p.exists():
+            raise DataError(
+                f"SCDIFF_PAUL15 points to '{p}', which does not exist. Fix or unset the "
+                f"environment variable."
+            )
+        return p
+    for cand in _paul15_candidates():
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _load_pbmc68k() -> tuple[anndata.AnnData, dict]:
+    import scanpy as sc
+
+    try:
+        adata = sc.datasets.pbmc68k_reduced()
+    except Exception as exc:  # pragma: no cover - ships with scanpy
+        raise DataError(
+            f"Could not load scanpy's built-in pbmc68k_reduced ({exc}). Reinstall scanpy "
+            f"or give a path to an .h5ad file."
+        ) from exc
+    return adata, {"source": "pbmc68k", "path": None, "default_use_raw": True}
+
+
+def _load_paul15(paul15_path: str | os.PathLike | None) -> tuple[anndata.AnnData, dict]:
+    path = _resolve_paul15(paul15_path)
+    if path is not None:
+        adata = _read_h5ad_file(path)
+        return adata, {"source": "paul15", "path": str(path), "default_use_raw": False}
+    import scanpy as sc
+
+    try:
+        adata = sc.datasets.paul15()
+    except Exception as exc:
+        raise DataError(
+            f"paul15 is not available locally and downloading it with "
+            f"scanpy.datasets.paul15() failed ({type(exc).__name__}: {exc}). Pass a local "
+            f"copy (paul15_path=... / the path as the data source) or set the environment "
+            f"variable SCDIFF_PAUL15 to the file's path."
+        ) from exc
+    return adata, {"source": "paul15", "path": None, "default_use_raw": False}
+
+
+def _load_file(src: str | os.PathLike) -> tuple[anndata.AnnData, dict]:
+    path = Path(src).expanduser()
+    adata = _read_h5ad_file(path)
+    default_use_raw = False
+    if adata.raw is not None and adata.X is not None:
+        try:
+            default_use_raw = _has_negative(adata.X)
+        except (TypeError, ValueError):
+            default_use_raw = False
+    return adata, {"source": str(src), "path": str(path.resolve()), "default_use_raw": default_use_raw}
+
+
+def load_anndata(
+    source: str | os.PathLike, *, paul15_path: str | os.PathLike | None = None
+) -> tuple[anndata.AnnData, dict]:
+    """Load a dataset by name or from an ``.h5ad`` / ``.h5ad.gz`` file.
+
+    Parameters
+    ----------
+    source
+        ``'pbmc68k'`` (scanpy's ``pbmc68k_reduced``, shipped with scanpy, returned as is: its
+        ``.X`` holds scaled z-scores and its ``.raw`` the log-normalized values), ``'paul15'``
+        (Paul et al. 2015 mouse myeloid progenitors, raw counts), or a path to an ``.h5ad``
+        file or a gzip of one (``.h5ad.gz``).
+    paul15_path
+        Local copy of paul15 to use. Without it, the environment variable ``SCDIFF_PAUL15``,
+        then ``../shared/data/paul15.h5ad.gz`` and ``data/paul15.h5ad.gz`` (relative to the
+        repository root and to the working directory) are tried, and finally
+        ``scanpy.datasets.paul15()`` (which downloads).
+
+    Returns
+    -------
+    adata
+        The loaded AnnData.
+    info
+        ``{'source': source, 'path': resolved path or None, 'default_use_raw': bool}``.
+        ``default_use_raw`` is True for ``pbmc68k`` and, for files, when ``.raw`` exists and
+        ``.X`` has negative values (i.e. ``.X`` looks scaled and ``.raw`` is the usable matrix).
+
+    Raises
+    ------
+    DataError
+        Missing file, a file that is not an ``.h5ad``, a corrupt file, or a failed download.
+    """
+    if source is None or not str(os.fspath(source)).strip():
+        raise DataError(
+            f"No data source given. Give a path to an .h5ad/.h5ad.gz file or one of "
+            f"{', '.join(KNOWN_DATASETS)}."
+        )
+    src = os.fspath(source)
+    name = str(src).strip().lower()
+    if name == "pbmc68k":
+        return _load_pbmc68k()
+    if name == "paul15":
+        return _load_paul15(paul15_path)
+    return _load_file(src)
