@@ -1,4 +1,4 @@
-"""Evaluating generated cells against a checkpoint's held-out cells."""
+"""Evaluating generated cells against a checkpoint's held-out cells (scdiff_core.metrics.heldout)."""
 import pytest
 
 from scdiff_core.errors import ScdiffError
@@ -20,7 +20,7 @@ def test_held_out_split_matches_checkpoint(held, tiny_model):
 def test_evaluate_generated_has_control_row(held, tiny_model, monkeypatch):
     import scdiff_core.metrics as M
 
-    monkeypatch.setattr(M, "rf_auroc", lambda a, b, seed=0: 0.5)  # the forest is tested in test_metrics
+    monkeypatch.setattr(M, "rf_auroc", lambda a, b, seed=0: 0.5)  # the forest is tested in test_metrics_distances
     gen = tiny_model.generate([({"cell_type": k}, n) for k, n in held.test_counts().items()], seed=0)
     rep = held.evaluate(gen)
     s = rep.summary()
@@ -34,3 +34,10 @@ def test_evaluate_rejects_unlabelled(held, tiny_model):
     gen = tiny_model.generate({"phase": "S"}, 10)
     with pytest.raises(ScdiffError, match="any"):
         held.evaluate(gen)
+
+
+def test_old_import_path_is_the_same_class():
+    from scdiff_core.metrics import HeldOut as FromMetrics
+    from scdiff_core.metrics.heldout import HeldOut as FromModule
+
+    assert HeldOut is FromMetrics is FromModule
