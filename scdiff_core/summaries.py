@@ -1,0 +1,303 @@
+"""Summaries of checkpoints and of generated results, for the app and scripts (no drawing here).
+
+* Checkpoints: :func:`try_read_config` reads a folder's ``config.json`` leniently (no schema
+  check, no weights, no torch), :func:`config_summary` condenses it to a few facts,
+  :func:`training_count` counts the reference cells of a condition combination.
+* Generated sets: :func:`top_variable_genes`, :func:`label_agreement` (predicted labels against
+  the requested ones) and :func:`matching_cells` (cells of a combination).
+* Trajectories (AnnData from :meth:`SCDiffModel.trajectory`, with ``obs['point']`` and
+  ``obs['lambda']``): :func:`trajectory_lambdas`, :func:`trajectory_means` (mean map position per
+  λ), :func:`gene_trends` (mean expression per λ) and :func:`label_shares` (predicted labels per λ).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .common import ANY
+
+MIXED = "(mixed)"
+"""The requested value shown by :func:`label_agreement` for a column whose cells asked for several values."""
+
+
+# ---------------------------------------------------------------------------------------- checkpoints
+def try_read_config(directory: str | os.PathLike) -> dict | None:
+    """Read a checkpoint folder's ``config.json`` without checking it.
+
+    Unlike :func:`scdiff_core.checkpoint.read_config`, an old schema or a missing weight list is
+    accepted, so damaged or outdated checkpoints can still be described.
+
+    Parameters
+    ----------
+    directory
+        The checkpoint folder.
+
+    Returns
+    -------
+    dict or None
+        The parsed JSON, or ``None`` if the file is missing or is not valid JSON.
+    """
+    try:
+        return json.loads((Path(directory) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def dataset_name(cfg: Mapping[str, Any]) -> str:
+    """The name of the dataset a checkpoint was trained on.
+
+    Parameters
+    ----------
+    cfg
+        A checkpoint's config.
+
+    Returns
+    -------
+    str
+        The built-in dataset's name, or the file name (without folders) of the training file;
+        ``'?'`` when unrecorded.
+    """
+    src = (cfg.get("data") or {}).get("source")
+    if isinstance(src, dict):
+        src = src.get("source") or src.get("path")
+    src = str(src or "?")
+    return Path(src).name if ("/" in src or "\\" in src) else src
+
+
+def config_summary(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """A few facts about a checkpoint, from its config alone.
+
+    Parameters
+    ----------
+    cfg
+        A checkpoint's config (missing entries are tolerated).
+
+    Returns
+    -------
+    dict
+        ``dataset``, ``cells_train`` / ``cells_val`` / ``cells_test`` (split sizes), ``genes``
+        (count), ``kind`` (``'counts'`` or ``'lognorm'``), ``space``, ``backbone``, ``parameters``
+        (of the backbone, or None), ``conditions`` (column names), ``n_values`` (values per column),
+        ``n_combinations`` (product of ``n_values``) and ``minutes`` (training time).
+    """
+    split = cfg.get("split") or {}
+    backbone = cfg.get("backbone") or {}
+    conditions = list(cfg.get("conditions", []))
+    n_values = {c: len(cfg.get("vocab", {}).get(c, [])) for c in conditions}
+    return {"dataset": dataset_name(cfg), "cells_train": len(split.get("train", [])),
+            "cells_val": len(split.get("val", [])), "cells_test": len(split.get("test", [])),
+            "genes": len(cfg.get("genes", [])), "kind": (cfg.get("data") or {}).get("kind", "?"),
+            "space": cfg.get("space", "latent"), "backbone": backbone.get("name", "?"),
+            "parameters": backbone.get("parameters"), "conditions": conditions, "n_values": n_values,
+            "n_combinations": int(np.prod(list(n_values.values()))) if n_values else 0,
+            "minutes": ((cfg.get("training") or {}).get("seconds_total") or 0) / 60}
+
+
+def training_count(model, request: Mapping[str, str | None]) -> int:
+    """How many training cells of the model's stored reference have a condition combination.
+
+    Parameters
+    ----------
+    model
+        A loaded :class:`~scdiff_core.model.SCDiffModel`.
+    request
+        Column -> value; ``None`` or :data:`~scdiff_core.common.ANY` leaves a column free.
+
+    Returns
+    -------
+    int
+        The number of reference cells, or -1 if the checkpoint stores no reference map.
+    """
+    ref = model.reference
+    if "umap" not in ref:
+        return -1
+    mask = np.ones(len(ref["umap"]), bool)
+    for c, v in request.items():
+        if v not in (None, ANY):
+            mask &= ref[f"label_{c}"] == model.vocab[c].index(v)
+    return int(mask.sum())
+
+
+# ---------------------------------------------------------------------------------------- generated sets
+def top_variable_genes(adata, k: int = 4) -> list[str]:
+    """The ``k`` genes with the largest variance across the cells, largest first.
+
+    Parameters
+    ----------
+    adata
+        Cells (log-normalized, dense ``X``).
+    k
+        How many genes.
+
+    Returns
+    -------
+    list of str
+    """
+    X = np.asarray(adata.X)
+    return [str(adata.var_names[i]) for i in np.argsort(-X.var(0))[:k]]
+
+
+def label_agreement(adata, conditions: Sequence[str]) -> pd.DataFrame:
+    """Predicted labels against requested ones, one row per condition column.
+
+    Parameters
+    ----------
+    adata
+        Cells with the requested values in ``obs[column]`` (optional) and predicted labels in
+        ``obs['predicted_' + column]``; columns without predictions are skipped.
+    conditions
+        The condition columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``column``, ``requested`` (the value, :data:`MIXED` or ``'any'``),
+        ``predicted = requested`` (share of cells, None when no single value was requested) and
+        ``predicted (nearest training cells)`` (the three commonest predictions with shares).
+    """
+    rows = []
+    for col in conditions:
+        pc = f"predicted_{col}"
+        if pc not in adata.obs:
+            continue
+        asked = adata.obs[col].astype(str) if col in adata.obs else None
+        req = str(asked.iloc[0]) if asked is not None and asked.nunique() == 1 else MIXED
+        pred = adata.obs[pc].astype(str)
+        shares = pred.value_counts(normalize=True)
+        agree = float((pred == asked).mean()) if asked is not None else np.nan
+        rows.append({"column": col, "requested": req,
+                     "predicted = requested": None if req in (ANY, MIXED) else agree,
+                     "predicted (nearest training cells)": ", ".join(f"{k} {v:.0%}" for k, v in shares.head(3).items())})
+    return pd.DataFrame(rows)
+
+
+def matching_cells(obs: pd.DataFrame, request: Mapping[str, str | None]) -> np.ndarray:
+    """Which cells have a condition combination.
+
+    Parameters
+    ----------
+    obs
+        Cell annotations.
+    request
+        Column -> value; ``None``, :data:`~scdiff_core.common.ANY` and columns absent from ``obs``
+        leave a column free.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask, one entry per cell.
+    """
+    mask = np.ones(len(obs), bool)
+    for c, v in request.items():
+        if v not in (None, ANY) and c in obs:
+            mask &= (obs[c].astype(str) == v).to_numpy()
+    return mask
+
+
+# ---------------------------------------------------------------------------------------- trajectories
+def _points(adata) -> tuple[np.ndarray, int]:
+    pts = adata.obs["point"].to_numpy()
+    return pts, int(pts.max()) + 1
+
+
+def trajectory_lambdas(adata) -> np.ndarray:
+    """λ of each point of a trajectory (evenly spaced in [0, 1] if ``obs`` has no ``lambda``).
+
+    Parameters
+    ----------
+    adata
+        A trajectory: ``obs['point']`` (0 … K-1) and ``obs['lambda']``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (K,).
+    """
+    pts, K = _points(adata)
+    if "lambda" not in adata.obs:
+        return np.linspace(0, 1, K)
+    lam = adata.obs["lambda"].to_numpy()
+    return np.array([float(lam[pts == k][0]) for k in range(K)])
+
+
+def trajectory_means(adata, key: str = "X_umap_ref") -> tuple[np.ndarray, np.ndarray]:
+    """The mean position of each point's cells in an embedding.
+
+    Parameters
+    ----------
+    adata
+        A trajectory (see :func:`trajectory_lambdas`) with coordinates in ``obsm[key]``.
+    key
+        The embedding; by default the reference-map (projected UMAP) coordinates.
+
+    Returns
+    -------
+    lambdas : numpy.ndarray
+        Shape (K,).
+    means : numpy.ndarray
+        Shape (K, dims).
+    """
+    pts, K = _points(adata)
+    xy = np.asarray(adata.obsm[key])
+    return trajectory_lambdas(adata), np.stack([xy[pts == k].mean(0) for k in range(K)])
+
+
+def gene_trends(adata, k: int = 6) -> tuple[np.ndarray, pd.DataFrame, list[str]]:
+    """Mean expression per point of a trajectory, and the genes that change most.
+
+    Parameters
+    ----------
+    adata
+        A trajectory (see :func:`trajectory_lambdas`), log-normalized ``X``.
+    k
+        How many genes to pick: up to ``k // 2`` that rise most from the first point to the last
+        (among those that rise), then falling ones (those that fall most) to make up ``k``.
+
+    Returns
+    -------
+    lambdas : numpy.ndarray
+        Shape (K,).
+    means : pandas.DataFrame
+        K rows (points) × genes.
+    top : list of str
+        The rising genes, then the falling ones.
+    """
+    pts, K = _points(adata)
+    X = np.asarray(adata.X)
+    M = np.stack([X[pts == p].mean(0) for p in range(K)])
+    df = pd.DataFrame(M, columns=list(adata.var_names))
+    change = M[-1] - M[0]
+    up = [i for i in np.argsort(-change)[: k // 2] if change[i] > 0]
+    down = [i for i in np.argsort(change)[: k - len(up)] if change[i] < 0]
+    return trajectory_lambdas(adata), df, list(df.columns[up + down])
+
+
+def label_shares(adata, column: str, values: Sequence[str]) -> pd.DataFrame:
+    """Share of each point's cells whose predicted ``column`` is each of ``values``.
+
+    Parameters
+    ----------
+    adata
+        A trajectory (see :func:`trajectory_lambdas`) with ``obs['predicted_' + column]``.
+    column
+        The condition column.
+    values
+        The values to follow (typically the start and end state).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: λ per point; one column per value, and ``other`` (the share predicted as none of them).
+    """
+    pts, K = _points(adata)
+    pred = adata.obs[f"predicted_{column}"].astype(str).to_numpy()
+    hit = {v: pred == v for v in values}
+    out = {v: [h[pts == p].mean() for p in range(K)] for v, h in hit.items()}
+    any_hit = np.logical_or.reduce(list(hit.values())) if hit else np.zeros(len(pred), bool)
+    out["other"] = [1 - any_hit[pts == p].mean() for p in range(K)]
+    return pd.DataFrame(out, index=pd.Index(trajectory_lambdas(adata), name="lambda"))

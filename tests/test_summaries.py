@@ -1,0 +1,124 @@
+"""scdiff_core.summaries: checkpoint configs, generated sets and trajectories summarised."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from scdiff_core.common import ANY
+from scdiff_core.summaries import (MIXED, config_summary, dataset_name, gene_trends, label_agreement, label_shares,
+                                   matching_cells, top_variable_genes, training_count, trajectory_lambdas,
+                                   trajectory_means, try_read_config)
+
+CFG = {"data": {"source": {"source": "/data/sets/mine.h5ad", "path": "/data/sets/mine.h5ad"}, "kind": "counts"},
+       "split": {"train": ["a", "b", "c"], "val": ["d"], "test": ["e", "f"]}, "genes": ["g1", "g2"],
+       "space": "latent", "backbone": {"name": "mlp", "parameters": 1234},
+       "conditions": ["cell_type", "phase"], "vocab": {"cell_type": ["A", "B", "C"], "phase": ["G1", "S"]},
+       "training": {"seconds_total": 90}}
+
+
+def test_try_read_config(tmp_path):
+    assert try_read_config(tmp_path) is None  # no config.json
+    (tmp_path / "config.json").write_text("{not json")
+    assert try_read_config(tmp_path) is None
+    (tmp_path / "config.json").write_text(json.dumps({"schema_version": 0}))  # old schemas are read too
+    assert try_read_config(str(tmp_path)) == {"schema_version": 0}
+
+
+@pytest.mark.parametrize("source, name", [({"source": "pbmc68k"}, "pbmc68k"), ("paul15", "paul15"),
+                                          ("/x/y/file.h5ad", "file.h5ad"), (None, "?")])
+def test_dataset_name(source, name):
+    assert dataset_name({"data": {"source": source}}) == name
+
+
+def test_config_summary():
+    s = config_summary(CFG)
+    assert s["dataset"] == "mine.h5ad"
+    assert (s["cells_train"], s["cells_val"], s["cells_test"], s["genes"]) == (3, 1, 2, 2)
+    assert (s["kind"], s["space"], s["backbone"], s["parameters"]) == ("counts", "latent", "mlp", 1234)
+    assert s["conditions"] == ["cell_type", "phase"] and s["n_values"] == {"cell_type": 3, "phase": 2}
+    assert s["n_combinations"] == 6 and s["minutes"] == pytest.approx(1.5)
+    empty = config_summary({})
+    assert empty["dataset"] == "?" and empty["genes"] == 0 and empty["n_combinations"] == 0
+
+
+def test_training_count():
+    ref = {"umap": np.zeros((5, 2)), "label_cell_type": np.array([0, 0, 1, 2, 0]), "label_phase": np.array([0, 1, 1, 0, 0])}
+    model = SimpleNamespace(reference=ref, vocab=CFG["vocab"])
+    assert training_count(model, {}) == 5
+    assert training_count(model, {"cell_type": "A", "phase": ANY}) == 3
+    assert training_count(model, {"cell_type": "A", "phase": "S"}) == 1
+    assert training_count(model, {"cell_type": None, "phase": "G1"}) == 3
+    assert training_count(SimpleNamespace(reference={}, vocab={}), {}) == -1  # no reference map
+
+
+def _cells(X, obs=None, genes=None):
+    X = np.asarray(X, dtype=np.float32)
+    genes = genes or [f"g{i}" for i in range(X.shape[1])]
+    return ad.AnnData(X=X, obs=pd.DataFrame(obs or {}, index=[f"c{i}" for i in range(len(X))]),
+                      var=pd.DataFrame(index=genes))
+
+
+def test_top_variable_genes():
+    a = _cells([[0, 1, 5], [0, 3, 0], [0, 2, 5]])
+    assert top_variable_genes(a, 2) == ["g2", "g1"]
+
+
+def test_label_agreement():
+    a = _cells(np.zeros((4, 1)), {"cell_type": ["A"] * 4, "phase": ["G1", "S", "S", "S"],
+                                  "predicted_cell_type": ["A", "A", "A", "B"], "predicted_phase": ["S"] * 4})
+    t = label_agreement(a, ["cell_type", "phase", "other"]).set_index("column")
+    assert list(t.index) == ["cell_type", "phase"]  # no predictions for 'other'
+    assert t.loc["cell_type", "requested"] == "A" and t.loc["cell_type", "predicted = requested"] == 0.75
+    assert t.loc["cell_type", "predicted (nearest training cells)"] == "A 75%, B 25%"
+    assert t.loc["phase", "requested"] == MIXED and pd.isna(t.loc["phase", "predicted = requested"])
+    anyset = _cells(np.zeros((2, 1)), {"cell_type": [ANY, ANY], "predicted_cell_type": ["A", "B"]})
+    assert pd.isna(label_agreement(anyset, ["cell_type"]).iloc[0]["predicted = requested"])
+    unasked = _cells(np.zeros((2, 1)), {"predicted_cell_type": ["A", "B"]})
+    assert label_agreement(unasked, ["cell_type"]).iloc[0]["requested"] == MIXED
+
+
+def test_matching_cells():
+    obs = pd.DataFrame({"cell_type": ["A", "B", "A"], "phase": pd.Categorical(["S", "S", "G1"])})
+    assert matching_cells(obs, {"cell_type": "A"}).tolist() == [True, False, True]
+    assert matching_cells(obs, {"cell_type": "A", "phase": "S"}).tolist() == [True, False, False]
+    assert matching_cells(obs, {"cell_type": ANY, "phase": None, "absent": "x"}).all()
+
+
+def _trajectory():
+    """3 points × 2 cells: g0 rises, g1 falls, g2 is flat; map positions move right."""
+    pts = np.repeat(np.arange(3), 2)
+    X = np.stack([pts * 1.0, 2.0 - pts, np.ones(6)], axis=1)
+    a = _cells(X, {"point": pts, "lambda": np.repeat([0.0, 0.5, 1.0], 2).astype(np.float32),
+                   "predicted_cell_type": ["A", "A", "A", "B", "B", "C"]})
+    a.obsm["X_umap_ref"] = np.stack([pts * 2.0 + np.tile([0, 1], 3), np.zeros(6)], axis=1)
+    return a
+
+
+def test_trajectory_lambdas_and_means():
+    a = _trajectory()
+    assert trajectory_lambdas(a).tolist() == [0.0, 0.5, 1.0]
+    lam, means = trajectory_means(a)
+    assert lam.tolist() == [0.0, 0.5, 1.0]
+    np.testing.assert_allclose(means, [[0.5, 0], [2.5, 0], [4.5, 0]])
+    del a.obs["lambda"]
+    assert trajectory_lambdas(a).tolist() == [0.0, 0.5, 1.0]  # evenly spaced without recorded λ
+
+
+def test_gene_trends():
+    lam, df, top = gene_trends(_trajectory(), k=2)
+    assert lam.tolist() == [0.0, 0.5, 1.0]
+    assert df.shape == (3, 3) and df["g0"].tolist() == [0, 1, 2] and df["g1"].tolist() == [2, 1, 0]
+    assert top == ["g0", "g1"]  # the rising gene, then the falling one; not the flat one
+    assert gene_trends(_trajectory(), k=6)[2] == ["g0", "g1"]
+
+
+def test_label_shares():
+    s = label_shares(_trajectory(), "cell_type", ["A", "B"])
+    assert s.index.tolist() == [0.0, 0.5, 1.0]
+    assert s["A"].tolist() == [1.0, 0.5, 0.0] and s["B"].tolist() == [0.0, 0.5, 0.5]
+    assert s["other"].tolist() == [0.0, 0.0, 0.5]
