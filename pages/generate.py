@@ -1,38 +1,47 @@
 """Generate page: a value or 'any' per condition column, guidance, sampler → cells on the reference UMAP."""
-import hashlib
+from scdiff_app.navigation import require_frame
 
-import numpy as np
-import pandas as pd
-import streamlit as st
+require_frame()  # first: on a fresh server Streamlit may have started this script on its own
 
-from pages import _common as C
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from scdiff_core.common import ANY  # noqa: E402
+from scdiff_core.summaries import label_agreement, matching_cells, top_variable_genes  # noqa: E402
+
+from scdiff_app.bundle import held_out, require_model  # noqa: E402
+from scdiff_app.downloads import download_buttons  # noqa: E402
+from scdiff_app.feedback import Progress, run_safely  # noqa: E402
+from scdiff_app.figures.expression import expression_figure  # noqa: E402
+from scdiff_app.figures.style import NO_LOGO, set_color  # noqa: E402
+from scdiff_app.figures.umap import JOINT_HINT, JOINT_NOTE, PROJECTION_NOTE, joint_embedding, umap_figure  # noqa: E402
+from scdiff_app.results import add_result, make_record, next_number, request_label, results, results_for  # noqa: E402
+from scdiff_app.settings import MAX_APP_CELLS  # noqa: E402
 
 st.title("Generate cells")
-b = C.require_model()
+b = require_model()
 m = b.model
-kh = hashlib.sha1(b.path.encode()).hexdigest()[:6]  # widget keys per checkpoint (option lists differ)
+kh = b.widget_key  # widget keys per checkpoint (option lists differ)
 defaults = m.config["guidance_defaults"]
 if not b.has_map:
     st.warning("This checkpoint holds no reference map, so cells cannot be placed in a UMAP. Re-train it.")
 
 ctrl, view = st.columns([1, 2.3], gap="medium")
 
-
 def _request() -> dict:
-    return {c: st.session_state.get(f"g_{kh}_{c}", C.ANY) for c in m.conditions}
+    return {c: st.session_state.get(f"g_{kh}_{c}", ANY) for c in m.conditions}
 
-
-@st.fragment
-def controls() -> None:
+def condition_controls() -> dict:
+    """A value or *any* per column, and whether the combination was seen in training."""
     st.markdown("**Conditions** — a value, or *any* to leave a column free")
     req = {}
     for i, col in enumerate(m.conditions):
         key = f"g_{kh}_{col}"
         if key not in st.session_state and i == 0:  # a useful first click: the most common value of the first column
             counts = m.config.get("counts", {}).get(col, {})
-            st.session_state[key] = max(counts, key=counts.get) if counts else C.ANY
-        req[col] = st.selectbox(col, [C.ANY] + b.vocab[col], key=key)
-    asked = {c: v for c, v in req.items() if v != C.ANY}
+            st.session_state[key] = max(counts, key=counts.get) if counts else ANY
+        req[col] = st.selectbox(col, [ANY] + b.vocab[col], key=key)
+    asked = {c: v for c, v in req.items() if v != ANY}
     if not asked:
         st.caption("No condition chosen: cells from the whole learnt distribution.")
     elif m.is_seen(req):
@@ -41,7 +50,10 @@ def controls() -> None:
     else:
         st.warning("**Unseen combination**: no training cell has it. The model composes the conditions; "
                    "check the predicted labels below.", icon=":material/new_releases:")
+    return req
 
+def sampling_controls(req: dict) -> None:
+    """Guidance mode and strengths, sampler, number of cells and seed."""
     mode = st.radio("Guidance", ["free", "classifier"], horizontal=True, key=f"g_{kh}_mode",
                     format_func=lambda x: {"free": "classifier-free", "classifier": "classifier"}[x],
                     help="Classifier-free: the denoiser's conditional and unconditional predictions are mixed. "
@@ -49,7 +61,7 @@ def controls() -> None:
     with st.expander("Guidance strength per column", expanded=len(m.conditions) <= 3):
         for col in m.conditions:
             st.slider(col, 0.0, 10.0, float(defaults[mode]), 0.25, key=f"g_{kh}_s_{mode}_{col}",
-                      disabled=req[col] == C.ANY,
+                      disabled=req[col] == ANY,
                       help="0 = ignore this column; larger = stronger pull towards the value "
                            f"(checkpoint default {defaults[mode]}).")
     with st.expander("Sampler"):
@@ -60,8 +72,8 @@ def controls() -> None:
         st.slider("DDIM η", 0.0, 1.0, 0.0, 0.1, key=f"g_{kh}_eta", disabled=sampler != "ddim",
                   help="0 deterministic, 1 stochastic.")
     c1, c2 = st.columns(2)
-    c1.number_input("Cells", 1, C.MAX_APP_CELLS, 1000, 100, key=f"g_{kh}_n",
-                    help=f"1 to {C.MAX_APP_CELLS:,} per request in the app (the CLI allows more).")
+    c1.number_input("Cells", 1, MAX_APP_CELLS, 1000, 100, key=f"g_{kh}_n",
+                    help=f"1 to {MAX_APP_CELLS:,} per request in the app (the CLI allows more).")
     if "_g_next_seed" in st.session_state:  # set by the previous run (a widget's value cannot change mid-run)
         st.session_state[f"g_{kh}_seed"] = st.session_state.pop("_g_next_seed")
     c2.number_input("Seed", 0, 2**31 - 1, 0, 1, key=f"g_{kh}_seed", help="Same seed, same cells.")
@@ -69,6 +81,9 @@ def controls() -> None:
                 help="Off: pressing Generate again with other settings reuses the same noise, so the sets differ "
                      "only by those settings. On: each run gets the next seed (recorded with the set).")
 
+@st.fragment
+def controls() -> None:
+    sampling_controls(condition_controls())
 
 def generate_clicked() -> None:
     """Generate with the settings held by the widgets (the button is outside the controls fragment, so the
@@ -80,52 +95,30 @@ def generate_clicked() -> None:
     sampler = ss.get(f"g_{kh}_sampler", "ddim")
     steps, eta = int(ss.get(f"g_{kh}_steps", 50)), float(ss.get(f"g_{kh}_eta", 0.0))
     n_cells, seed = int(ss.get(f"g_{kh}_n", 1000)), int(ss.get(f"g_{kh}_seed", 0))
-    prog = C.Progress(f"Generating {n_cells:,} cells")
-    ok, a = C.run_safely("Generation", lambda: m.generate(
+    prog = Progress(f"Generating {n_cells:,} cells")
+    ok, a = run_safely("Generation", lambda: m.generate(
         req, n_cells, guidance=mode, scales=scales, sampler=sampler, steps=steps, eta=eta, seed=seed, progress=prog))
     prog.done()
     if ok:
-        ok, rec = C.run_safely("Placing the cells on the map", lambda: C.make_record(
-            b, a, "generate", f"#{C.next_number('gen')} {C.request_label(req)} ({a.n_obs})",
+        ok, rec = run_safely("Placing the cells on the map", lambda: make_record(
+            b, a, "generate", f"#{next_number('gen')} {request_label(req)} ({a.n_obs})",
             {"request": req, "guidance": mode, "scales": scales, "sampler": sampler, "steps": steps,
              "seed": seed, "seen": bool(m.is_seen(req))}))
     if ok:
-        C.add_result(rec)
-        shown = [i for i in ss.get(f"gen_show_{kh}", []) if i in C.results()]
+        add_result(rec)
+        shown = [i for i in ss.get(f"gen_show_{kh}", []) if i in results()]
         ss[f"gen_show_{kh}"] = (shown + [rec["id"]])[-4:]
         ss[f"g_{kh}_sum"] = rec["id"]
         if ss.get(f"g_{kh}_autoseed"):
             ss["_g_next_seed"] = seed + 1
 
-
 def _top_genes(rec: dict, k: int = 4) -> list[str]:
     if "top_genes" not in rec:
-        X = np.asarray(rec["adata"].X)
-        order = np.argsort(-X.var(0))[:k]
-        rec["top_genes"] = [rec["adata"].var_names[i] for i in order]
+        rec["top_genes"] = top_variable_genes(rec["adata"], k)
     return rec["top_genes"]
 
-
-def _agreement(rec: dict) -> pd.DataFrame:
-    a = rec["adata"]
-    rows = []
-    for col in m.conditions:
-        req = str(a.obs[col].iloc[0]) if col in a.obs and a.obs[col].nunique() == 1 else "(mixed)"
-        pc = f"predicted_{col}"
-        if pc not in a.obs:
-            continue
-        vc = a.obs[pc].astype(str).value_counts(normalize=True)
-        agree = float((a.obs[pc].astype(str) == a.obs[col].astype(str)).mean()) if col in a.obs else np.nan
-        rows.append({"column": col, "requested": req,
-                     "predicted = requested": None if req in (C.ANY, "(mixed)") else agree,
-                     "predicted (nearest training cells)": ", ".join(f"{k} {v:.0%}" for k, v in vc.head(3).items())})
-    return pd.DataFrame(rows)
-
-
-@st.fragment
-def results_view() -> None:
-    recs_all = C.results_for(b, ("generate", "upload"))
-    by_id = {r["id"]: r for r in recs_all}
+def map_view(by_id: dict) -> list[dict]:
+    """The map's options and the map itself; returns the sets shown."""
     sk = f"gen_show_{kh}"
     st.session_state[sk] = [i for i in st.session_state.get(sk, []) if i in by_id]
     o1, o2, o3 = st.columns([1, 2, 1.3])
@@ -136,26 +129,20 @@ def results_view() -> None:
                          format_func=lambda x: {"projection": "reference (fast)", "joint": "joint re-embedding"}[x])
     recs = [by_id[i] for i in shown]
     if not b.has_map:
-        return
+        return recs
     joint = None
     if view_mode == "joint":
         if recs:
             with st.spinner("Refitting UMAP on training + generated cells (a few seconds)…"):
-                ok, joint = C.run_safely("Joint re-embedding", lambda: C.joint_embedding(b, recs))
+                ok, joint = run_safely("Joint re-embedding", lambda: joint_embedding(b, recs))
         else:
             st.info("Joint re-embedding refits UMAP on training and generated cells: generate a set first.")
-    st.plotly_chart(C.umap_figure(b, recs, color_by, joint), key="gen_umap", config={"displaylogo": False})
-    st.caption(C.JOINT_NOTE if joint else C.PROJECTION_NOTE + C.JOINT_HINT)
+    st.plotly_chart(umap_figure(b, recs, color_by, joint), key="gen_umap", config=NO_LOGO)
+    st.caption(JOINT_NOTE if joint else PROJECTION_NOTE + JOINT_HINT)
+    return recs
 
-    if not recs_all:
-        return
-    names = list(by_id)
-    sum_key = f"g_{kh}_sum"
-    if st.session_state.get(sum_key) not in by_id:
-        st.session_state[sum_key] = names[-1]
-    st.subheader("Summary")
-    fid = st.selectbox("Set", names, key=sum_key, format_func=lambda i: by_id[i]["name"])
-    rec = by_id[fid]
+def summary_view(rec: dict) -> None:
+    """Headline numbers of a set and its predicted labels against the requested ones."""
     a, p = rec["adata"], rec["params"]
     k1, k2, k3, k4 = st.columns(4)
     k1.metric("Cells made", f"{a.n_obs:,}")
@@ -166,51 +153,70 @@ def results_view() -> None:
                   help="free = classifier-free guidance; classifier = noise-aware classifiers' gradients")
     else:
         k3.metric("Source", "uploaded")
-    st.dataframe(_agreement(rec), hide_index=True, width="stretch",
+    st.dataframe(label_agreement(a, m.conditions), hide_index=True, width="stretch",
                  column_config={"predicted = requested": st.column_config.ProgressColumn(
                      format="percent", min_value=0.0, max_value=1.0)})
     st.caption("Predicted labels: majority vote of the 15 nearest training cells in PCA space (a check "
                "independent of the guidance classifiers).")
 
+def real_cells(rec: dict):
+    """(held-out test cells of the set's combination, their name), or (None, '') when off or none match."""
+    if not st.toggle("Add real held-out test cells", key=f"g_{kh}_real",
+                     help="Re-reads the checkpoint's dataset and split (once per server, a few seconds)."):
+        st.caption("Real expression comes from the checkpoint's held-out **test** cells (the checkpoint stores "
+                   "no expression matrix); switch it on above, or use the Evaluate page.")
+        return None, ""
+    with st.spinner("Loading the held-out real cells (once per server)…"):
+        ok, ho = run_safely("Loading the real cells", lambda: held_out(b))
+    if not ok:
+        return None, ""
+    test = ho[0].test
+    request = rec["params"].get("request", {}) if rec["kind"] == "generate" else {}
+    mask = matching_cells(test.obs, {c: request.get(c, ANY) for c in m.conditions})
+    if mask.sum() == 0:
+        st.info("No held-out test cell has this combination; showing no real cells.")
+        return None, ""
+    return test[mask], f"real held-out test ({int(mask.sum())} cells)"
+
+def expression_view(rec: dict, recs: list[dict], fid: str) -> None:
     st.markdown("**Expression, generated vs real**")
     genes = st.multiselect("Genes", m.genes, default=_top_genes(rec), key=f"g_{kh}_genes_{fid}",
                            max_selections=8, help="Default: the most variable genes of this set.")
-    real, real_name = None, ""
-    if st.toggle("Add real held-out test cells", key=f"g_{kh}_real",
-                 help="Re-reads the checkpoint's dataset and split (once per server, a few seconds)."):
-        with st.spinner("Loading the held-out real cells (once per server)…"):
-            ok, ho = C.run_safely("Loading the real cells", lambda: C.held_out(b))
-        if ok:
-            test = ho[0].test
-            mask = np.ones(test.n_obs, bool)
-            for c in m.conditions:
-                v = p.get("request", {}).get(c, C.ANY) if rec["kind"] == "generate" else C.ANY
-                if v != C.ANY and c in test.obs:
-                    mask &= (test.obs[c].astype(str) == v).to_numpy()
-            real = test[mask]
-            real_name = f"real held-out test ({int(mask.sum())} cells)"
-            if mask.sum() == 0:
-                st.info("No held-out test cell has this combination; showing no real cells.")
-                real = None
-    else:
-        st.caption("Real expression comes from the checkpoint's held-out **test** cells (the checkpoint stores "
-                   "no expression matrix); switch it on above, or use the Evaluate page.")
+    real, real_name = real_cells(rec)
     if genes:
         others = [r for r in recs if r is not rec][:3]  # the other sets shown on the map, for comparison
-        colors = {r["id"]: C.SET_COLORS[i % len(C.SET_COLORS)] for i, r in enumerate(recs)}  # as on the map
-        st.plotly_chart(C.expression_figure([rec] + others, genes, real, real_name, colors), key="gen_expr",
-                        config={"displaylogo": False})
-    C.download_buttons(rec, "gen")
+        colors = {r["id"]: set_color(i) for i, r in enumerate(recs)}  # as on the map
+        st.plotly_chart(expression_figure([rec] + others, genes, real, real_name, colors), key="gen_expr",
+                        config=NO_LOGO)
 
+def sets_table(recs_all: list[dict], fid: str) -> None:
     with st.expander(f"All sets of this session ({len(recs_all)})"):
         rows = [{"set": r["name"], "cells": r["adata"].n_obs, "made": r["created"],
                  "guidance": r["params"].get("guidance", "–"), "seconds": round(r["seconds"], 2)}
                 for r in recs_all]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
         if st.button("Remove the selected summary set", key="gen_remove"):
-            C.results().pop(fid, None)
+            results().pop(fid, None)
             st.rerun()
 
+@st.fragment
+def results_view() -> None:
+    recs_all = results_for(b, ("generate", "upload"))
+    by_id = {r["id"]: r for r in recs_all}
+    recs = map_view(by_id)
+    if not b.has_map or not recs_all:
+        return
+    names = list(by_id)
+    sum_key = f"g_{kh}_sum"
+    if st.session_state.get(sum_key) not in by_id:
+        st.session_state[sum_key] = names[-1]
+    st.subheader("Summary")
+    fid = st.selectbox("Set", names, key=sum_key, format_func=lambda i: by_id[i]["name"])
+    rec = by_id[fid]
+    summary_view(rec)
+    expression_view(rec, recs, fid)
+    download_buttons(rec, "gen")
+    sets_table(recs_all, fid)
 
 with ctrl:
     controls()

@@ -1,21 +1,32 @@
 """Trajectory page: Gradient Interpolation between two values of a condition column, shown in UMAP."""
-import hashlib
+from scdiff_app.navigation import require_frame
 
-import streamlit as st
+require_frame()  # first: on a fresh server Streamlit may have started this script on its own
 
-from pages import _common as C
+import streamlit as st  # noqa: E402
+
+from scdiff_core.common import ANY  # noqa: E402
+from scdiff_core.summaries import gene_trends  # noqa: E402
+
+from scdiff_app.bundle import require_model  # noqa: E402
+from scdiff_app.downloads import download_buttons  # noqa: E402
+from scdiff_app.feedback import Progress, run_safely  # noqa: E402
+from scdiff_app.figures.style import NO_LOGO  # noqa: E402
+from scdiff_app.figures.trajectory import label_share_figure, trajectory_figure, trend_figure  # noqa: E402
+from scdiff_app.figures.umap import PROJECTION_NOTE, umap_figure  # noqa: E402
+from scdiff_app.results import add_result, make_record, next_number, results_for  # noqa: E402
+from scdiff_app.settings import MAX_TRAJ_CELLS  # noqa: E402
 
 st.title("Trajectory between two states")
-b = C.require_model()
+b = require_model()
 m = b.model
-kh = hashlib.sha1(b.path.encode()).hexdigest()[:6]
+kh = b.widget_key
 defaults = m.config["guidance_defaults"]
 if not b.has_map:
     st.warning("This checkpoint holds no reference map, so trajectories cannot be drawn in a UMAP. Re-train it.")
     st.stop()
 
 ctrl, view = st.columns([1, 2.3], gap="medium")
-
 
 @st.fragment
 def controls() -> None:
@@ -31,7 +42,7 @@ def controls() -> None:
     if others:
         with st.expander("Hold other columns fixed"):
             for c in others:
-                st.selectbox(c, [C.ANY] + b.vocab[c], key=f"t_{kh}_fix_{col}_{c}")
+                st.selectbox(c, [ANY] + b.vocab[c], key=f"t_{kh}_fix_{col}_{c}")
     c1, c2 = st.columns(2)
     n_points = c1.number_input("Points (λ values)", 2, 50, 10, 1, key=f"t_{kh}_points")
     per_point = c2.number_input("Cells per point", 1, 1000, 100, 10, key=f"t_{kh}_cpp")
@@ -49,65 +60,66 @@ def controls() -> None:
                         help="Only the part below t_start is run.")
         st.number_input("Seed", 0, 2**31 - 1, 0, 1, key=f"t_{kh}_seed")
     total = int(n_points) * int(per_point)
-    st.caption(f"{total:,} cells in all (at most {C.MAX_TRAJ_CELLS:,}).")
+    st.caption(f"{total:,} cells in all (at most {MAX_TRAJ_CELLS:,}).")
 
-
-def run_clicked() -> None:
-    """Run with the settings held by the widgets (one page run: computed, then drawn below)."""
+def _settings() -> dict:
+    """The trajectory request held by the widgets."""
     ss = st.session_state
     col = ss.get(f"t_{kh}_col", m.conditions[0])
     vocab = b.vocab[col]
-    start, end = ss.get(f"t_{kh}_start_{col}", vocab[0]), ss.get(f"t_{kh}_end_{col}", vocab[min(1, len(vocab) - 1)])
-    fixed = {c: ss.get(f"t_{kh}_fix_{col}_{c}", C.ANY) for c in m.conditions if c != col}
-    n_points, per_point = int(ss.get(f"t_{kh}_points", 10)), int(ss.get(f"t_{kh}_cpp", 100))
-    t_start = float(ss.get(f"t_{kh}_tstart", 0.6))
     mode = ss.get(f"t_{kh}_mode", "classifier")
-    scale = float(ss.get(f"t_{kh}_scale_{mode}", defaults["trajectory_" + mode]))
-    start_cells = ss.get(f"t_{kh}_sc", "reference")
-    steps, seed = int(ss.get(f"t_{kh}_steps", 50)), int(ss.get(f"t_{kh}_seed", 0))
+    return {"column": col, "start": ss.get(f"t_{kh}_start_{col}", vocab[0]),
+            "end": ss.get(f"t_{kh}_end_{col}", vocab[min(1, len(vocab) - 1)]),
+            "fixed": {c: ss.get(f"t_{kh}_fix_{col}_{c}", ANY) for c in m.conditions if c != col},
+            "n_points": int(ss.get(f"t_{kh}_points", 10)), "cells_per_point": int(ss.get(f"t_{kh}_cpp", 100)),
+            "t_start": float(ss.get(f"t_{kh}_tstart", 0.6)), "guidance": mode,
+            "scale": float(ss.get(f"t_{kh}_scale_{mode}", defaults["trajectory_" + mode])),
+            "start_cells": ss.get(f"t_{kh}_sc", "reference"), "steps": int(ss.get(f"t_{kh}_steps", 50)),
+            "seed": int(ss.get(f"t_{kh}_seed", 0))}
+
+def run_clicked() -> None:
+    """Run with the settings held by the widgets (one page run: computed, then drawn below)."""
+    p = _settings()
+    start, end, n_points, per_point = p["start"], p["end"], p["n_points"], p["cells_per_point"]
     total = n_points * per_point
-    if total > C.MAX_TRAJ_CELLS:
-        st.error(f"{total:,} cells is more than the app's {C.MAX_TRAJ_CELLS:,}; lower the points or the cells "
+    if total > MAX_TRAJ_CELLS:
+        st.error(f"{total:,} cells is more than the app's {MAX_TRAJ_CELLS:,}; lower the points or the cells "
                  f"per point (or use `scdiff trajectory` from the shell).")
         return
-    prog = C.Progress(f"Trajectory {start} → {end}")
-    ok, a = C.run_safely("The trajectory", lambda: m.trajectory(
-        col, start, end, n_points=n_points, cells_per_point=per_point, t_start=t_start, scale=scale,
-        guidance=mode, start_cells=start_cells, steps=steps, fixed=fixed, seed=seed, progress=prog))
+    prog = Progress(f"Trajectory {start} → {end}")
+    ok, a = run_safely("The trajectory", lambda: m.trajectory(
+        p["column"], start, end, n_points=n_points, cells_per_point=per_point, t_start=p["t_start"],
+        scale=p["scale"], guidance=p["guidance"], start_cells=p["start_cells"], steps=p["steps"],
+        fixed=p["fixed"], seed=p["seed"], progress=prog))
     prog.done()
     if ok:
-        ok, rec = C.run_safely("Placing the cells on the map", lambda: C.make_record(
-            b, a, "trajectory", f"T{C.next_number('traj')} {start} → {end} ({n_points}×{per_point})",
-            {"column": col, "start": start, "end": end, "fixed": fixed, "n_points": n_points,
-             "cells_per_point": per_point, "t_start": t_start, "guidance": mode, "scale": scale,
-             "start_cells": start_cells, "seed": seed}))
+        params = {k: v for k, v in p.items() if k != "steps"}
+        ok, rec = run_safely("Placing the cells on the map", lambda: make_record(
+            b, a, "trajectory", f"T{next_number('traj')} {start} → {end} ({n_points}×{per_point})", params))
     if ok:
-        C.add_result(rec)
-        ss[f"t_{kh}_show"] = rec["id"]
-
+        add_result(rec)
+        st.session_state[f"t_{kh}_show"] = rec["id"]
 
 @st.fragment
 def genes_view(rec: dict) -> None:
     a = rec["adata"]
-    lam, means, top = C.gene_trends(a)
+    lam, means, top = gene_trends(a)
     genes = st.multiselect("Genes", m.genes, default=top, key=f"t_{kh}_genes_{rec['id']}", max_selections=12,
                            help="Default: the genes whose mean rises most and falls most between λ=0 and λ=1.")
     g1, g2 = st.columns(2)
     if genes:
-        g1.plotly_chart(C.trend_figure(lam, means, genes), key="traj_trend", config={"displaylogo": False})
+        g1.plotly_chart(trend_figure(lam, means, genes), key="traj_trend", config=NO_LOGO)
     p = rec["params"]
-    g2.plotly_chart(C.label_share_figure(a, p["column"], p["start"], p["end"]), key="traj_share",
-                    config={"displaylogo": False})
-
+    g2.plotly_chart(label_share_figure(a, p["column"], p["start"], p["end"]), key="traj_share", config=NO_LOGO)
 
 def results_view() -> None:
-    recs = C.results_for(b, ("trajectory",))
+    recs = results_for(b, ("trajectory",))
     if not recs:
         st.info("Choose two states and press **Run trajectory**. Start cells of the first state are noised to "
                 "t_start and denoised under guidance interpolated from start (λ=0) to end (λ=1); the same "
                 "start cells and noise are used for every λ, so the path is continuous.")
-        fig = C.umap_figure(b, [], m.conditions[0])
-        st.plotly_chart(fig, key="traj_umap", config={"displaylogo": False})
+        fig = umap_figure(b, [], m.conditions[0])
+        st.plotly_chart(fig, key="traj_umap", config=NO_LOGO)
         return
     by_id = {r["id"]: r for r in recs}
     sk = f"t_{kh}_show"
@@ -115,17 +127,16 @@ def results_view() -> None:
         st.session_state[sk] = recs[-1]["id"]
     rid = st.selectbox("Trajectory", list(by_id), key=sk, format_func=lambda i: by_id[i]["name"])
     rec = by_id[rid]
-    st.plotly_chart(C.trajectory_figure(b, rec), key="traj_umap", config={"displaylogo": False})
+    st.plotly_chart(trajectory_figure(b, rec), key="traj_umap", config=NO_LOGO)
     st.caption("Move the λ slider (or press play) to see the cells at each step; the black line joins the mean "
-               "positions per λ, arrows point from start to end. " + C.PROJECTION_NOTE)
+               "positions per λ, arrows point from start to end. " + PROJECTION_NOTE)
     p = rec["params"]
     k1, k2, k3 = st.columns(3)
     k1.metric("Cells", f"{rec['adata'].n_obs:,}", help=f"{p['n_points']} points × {p['cells_per_point']}")
     k2.metric("Seconds", f"{rec['seconds']:.1f}")
     k3.metric("t_start / strength", f"{p['t_start']:.2f} / {p['scale']:g}")
     genes_view(rec)
-    C.download_buttons(rec, "traj")
-
+    download_buttons(rec, "traj")
 
 with ctrl:
     controls()

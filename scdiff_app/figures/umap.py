@@ -1,0 +1,103 @@
+"""Training cells and generated sets on the reference UMAP, or on a joint re-embedding."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ..bundle import Bundle
+from .style import SET_SYMBOLS, palette, set_color, umap_layout
+
+PROJECTION_NOTE = ("Generated cells are **projected** onto the stored reference UMAP of the training cells, "
+                   "not re-embedded: each is placed at the distance-weighted mean position of its 10 nearest "
+                   "training cells in PCA space (PCA fitted on training cells). This is fast and stable, but it "
+                   "can only place a cell *near* real cells.")
+JOINT_HINT = " Choose **joint re-embedding** above for the honest view."
+JOINT_NOTE = ("Joint re-embedding: UMAP refitted on the training cells together with the shown generated "
+              "cells (same PCA). Takes a few seconds; coordinates differ from the stored reference map.")
+
+
+def reference_traces(bundle: Bundle, color_by: str | None, coords: np.ndarray | None = None,
+                     opacity: float = 0.5, grey: bool = False) -> list:
+    """Scattergl traces of the training cells on the reference (or given) coordinates."""
+    import plotly.graph_objects as go
+
+    xy = bundle.model.reference["umap"] if coords is None else coords
+    if grey or color_by is None:
+        return [go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", name="training cells",
+                             marker=dict(size=4, color="#9a9a9a", opacity=opacity), hoverinfo="skip")]
+    labels = bundle.ref_labels(color_by)
+    vocab = bundle.vocab[color_by]
+    cols = palette(len(vocab))
+    traces = []
+    for i, v in enumerate(vocab):
+        sel = labels == v
+        if not sel.any():
+            continue
+        traces.append(go.Scattergl(
+            x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=str(v), legendgroup="ref",
+            legendgrouptitle_text=f"training cells by {color_by}",
+            marker=dict(size=5, color=cols[i], opacity=opacity),
+            hovertemplate=f"{color_by}: {v}<extra>training</extra>"))
+    return traces
+
+
+def generated_trace(rec: dict, i: int, coords: np.ndarray | None = None):
+    """The i-th shown result's cells, with their predicted labels on hover."""
+    import plotly.graph_objects as go
+
+    a = rec["adata"]
+    xy = a.obsm["X_umap_ref"] if coords is None else coords
+    pred_cols = [c for c in a.obs.columns if c.startswith("predicted_")]
+    text = None
+    if pred_cols:
+        text = a.obs[pred_cols].astype(str).agg(" · ".join, axis=1).to_numpy()
+    return go.Scattergl(
+        x=xy[:, 0], y=xy[:, 1], mode="markers", name=rec["name"], legendgroup="gen",
+        legendgrouptitle_text="generated (projected)" if coords is None else "generated (joint UMAP)",
+        marker=dict(size=5, color=set_color(i), symbol=SET_SYMBOLS[i % len(SET_SYMBOLS)],
+                    opacity=0.6, line=dict(width=0.5, color="white")),
+        text=text,
+        hovertemplate=None if text is None else "predicted: %{text}<extra>" + rec["name"][:40] + "</extra>")
+
+
+def umap_figure(bundle: Bundle, recs: list[dict], color_by: str | None, joint: dict | None = None):
+    """Reference cells (dimmed, coloured by ``color_by``) with generated sets overlaid."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    ref_xy = joint["ref"] if joint else None
+    for t in reference_traces(bundle, color_by, ref_xy):
+        fig.add_trace(t)
+    for i, r in enumerate(recs):
+        fig.add_trace(generated_trace(r, i, joint["new"][r["id"]] if joint else None))
+    title = ("Joint re-embedding: UMAP refitted on training + generated cells" if joint else
+             "Reference UMAP of the training cells; generated cells projected (10 nearest neighbours in PCA space)")
+    umap_layout(fig, title)
+    return fig
+
+
+def joint_embedding(bundle: Bundle, recs: list[dict]) -> dict:
+    """Refit UMAP on training + the given generated cells (cached per session by set ids).
+
+    Returns ``{'ref': training cells' coordinates, 'new': {record id: its cells' coordinates}}``.
+    """
+    key = ("joint", bundle.key, tuple(r["id"] for r in recs))
+    cache = st.session_state.setdefault("_joint", {})
+    if key in cache:
+        return cache[key]
+    import warnings
+
+    from scdiff_core.embedding import joint_umap
+
+    m = bundle.model
+    new = [m.reference_map.pcs(np.asarray(r["adata"].X)) for r in recs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref, both = joint_umap(m.reference["pcs"], np.vstack(new))
+    out, k = {"ref": ref, "new": {}}, 0
+    for r, p in zip(recs, new):
+        out["new"][r["id"]] = both[k:k + len(p)]
+        k += len(p)
+    cache.clear()  # keep one joint embedding per session
+    cache[key] = out
+    return out

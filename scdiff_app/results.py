@@ -1,0 +1,71 @@
+"""This browser session's results: generated sets, trajectories and uploads, as records.
+
+A record is a dict: ``id``, ``kind`` ('generate', 'trajectory' or 'upload'), ``name``, ``ckpt``
+(the bundle key it belongs to), ``adata`` (cells with reference-map positions and predicted
+labels), ``params``, ``created`` and ``seconds``; pages may add their own entries (``reports``).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from scdiff_core.common import ANY
+
+from .bundle import Bundle
+from .settings import MAX_SESSION_CELLS, MAX_SETS
+
+
+def results() -> dict[str, dict]:
+    """The session's records by id, oldest first."""
+    return st.session_state.setdefault("results", {})
+
+
+def next_number(kind: str) -> int:
+    """1, 2, 3 … per kind of result in this session (for the results' names)."""
+    k = f"_n_{kind}"
+    st.session_state[k] = st.session_state.get(k, 0) + 1
+    return st.session_state[k]
+
+
+def add_result(rec: dict) -> None:
+    """Keep a result (generated set, trajectory or upload) in this session; drop the oldest beyond MAX_SETS."""
+    res = results()
+    res[rec["id"]] = rec
+    dropped = []
+
+    def too_much() -> bool:
+        return len(res) > MAX_SETS or sum(r["adata"].n_obs for r in res.values()) > MAX_SESSION_CELLS
+
+    while len(res) > 1 and too_much():
+        k = next(iter(res))
+        dropped.append(res.pop(k)["name"])
+    if dropped:
+        st.toast(f"Dropped the oldest result(s) to keep this session's memory bounded "
+                 f"({MAX_SETS} results / {MAX_SESSION_CELLS:,} cells at most): {', '.join(dropped)}")
+
+
+def results_for(bundle: Bundle, kinds: tuple[str, ...]) -> list[dict]:
+    """The session's records of these kinds made with this model (version)."""
+    return [r for r in results().values() if r["ckpt"] == bundle.key and r["kind"] in kinds]
+
+
+def make_record(bundle: Bundle, adata, kind: str, name: str, params: dict) -> dict:
+    """Attach reference-map positions and the label vote to a result."""
+    if "X_umap_ref" not in adata.obsm and bundle.has_map:
+        adata.obsm["X_umap_ref"] = bundle.model.reference_map.project(np.asarray(adata.X))
+    pred = bundle.predict(np.asarray(adata.X))
+    pred.index = adata.obs_names
+    for c in pred.columns:
+        adata.obs[c] = pd.Categorical(pred[c])
+    rid = f"{kind}-{time.time_ns()}"
+    return {"id": rid, "kind": kind, "name": name, "ckpt": bundle.key, "adata": adata, "params": params,
+            "created": time.strftime("%H:%M:%S"), "seconds": float(adata.uns.get("scdiff", {}).get("seconds", 0.0))}
+
+
+def request_label(req: dict[str, str | None]) -> str:
+    """A short name for a request: its chosen values, or 'unconditioned'."""
+    vals = [v for v in req.values() if v not in (None, ANY)]
+    return " · ".join(vals) if vals else "unconditioned"

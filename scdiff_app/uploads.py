@@ -1,0 +1,39 @@
+"""Files uploaded through the browser: cells to evaluate, and training data kept for ``scdiff train``.
+
+The checks themselves are the library's (:mod:`scdiff_core.uploads`); this module handles
+Streamlit's uploaded-file objects and the app's uploads folder.
+"""
+from __future__ import annotations
+
+import time
+
+from scdiff_core.uploads import as_generated, describe_training_data, read_h5ad_bytes
+
+from .bundle import Bundle
+from .downloads import safe_filename
+from .settings import uploads_dir
+
+
+def read_uploaded_h5ad(uploaded):
+    """An uploaded file -> AnnData, or a DataError that says what to do."""
+    return read_h5ad_bytes(uploaded.getvalue(), getattr(uploaded, "name", "upload"))
+
+
+def uploaded_cells(uploaded, bundle: Bundle):
+    """(cells log-normalized over the model's genes, notes for the user) from an uploaded .h5ad."""
+    m = bundle.model
+    return as_generated(read_uploaded_h5ad(uploaded), m.genes, m.conditions)
+
+
+def save_training_upload(uploaded) -> dict:
+    """Check an uploaded training file, keep it in the uploads folder and describe it.
+
+    Returns :func:`scdiff_core.uploads.describe_training_data` plus ``stem`` (a model name to suggest).
+    """
+    read_uploaded_h5ad(uploaded)  # raises DataError for non-h5ad / corrupt files, naming the upload
+    uploads_dir().mkdir(parents=True, exist_ok=True)
+    stem = safe_filename(uploaded.name.removesuffix(".gz").removesuffix(".h5ad"))
+    suffix = ".h5ad.gz" if uploaded.name.endswith(".gz") else ".h5ad"
+    dest = uploads_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}{suffix}"
+    dest.write_bytes(uploaded.getvalue())
+    return {**describe_training_data(dest), "stem": stem}

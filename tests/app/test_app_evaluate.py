@@ -1,0 +1,65 @@
+"""The Evaluate page (a session set, uploads good and bad), driven headless with AppTest."""
+from __future__ import annotations
+
+import numpy as np
+
+from apptest_helpers import by_label, generate, h5ad_bytes, n_charts, new_app, ok, texts
+
+
+def test_evaluate_session_set(env):
+    at = new_app()
+    generate(at, "A", "S", n=120)
+    ok(at)
+    at.switch_page("pages/evaluate.py").run()
+    ok(at)
+    assert at.title[0].value.startswith("Evaluate")
+    at.button(key="ev_go").click().run()
+    ok(at)
+    labels = {m.label for m in at.metric}
+    assert {"RF AUROC", "MMD²", "Label fidelity"} <= labels
+    table = at.dataframe[-1].value
+    assert {"generated", "control"} <= set(table["set"]) and "all" in set(table["scope"])
+    assert "A" in set(table["scope"])
+    assert n_charts(at) == 1
+    assert len(at.get("download_button")) == 1
+
+
+def test_evaluate_upload_bad_and_good(env):
+    import anndata as ad
+    import pandas as pd
+
+    from scdiff_core.model import SCDiffModel
+
+    m = SCDiffModel.load(env["ckpt"])
+    good = m.generate({"cell_type": "B"}, 60, seed=1)
+    at = new_app()
+    generate(at, "A", "any", n=50)
+    n_before = len(at.session_state["results"])
+    at.switch_page("pages/evaluate.py").run()
+    by_label(at.radio, "Cells to evaluate").set_value("upload").run()
+    up = at.file_uploader[0]
+
+    up.set_value(("notes.h5ad", b"this is not an h5ad file", "application/octet-stream")).run()
+    assert not at.exception and "not an .h5ad file" in texts(at.error)
+
+    wrong = ad.AnnData(X=np.ones((5, 3), np.float32), var=pd.DataFrame(index=["x1", "x2", "x3"]))
+    at.file_uploader[0].set_value(("wrong_genes.h5ad", h5ad_bytes(wrong), "application/octet-stream")).run()
+    assert not at.exception and "genes do not match" in texts(at.error)
+
+    scaled = good.copy()
+    scaled.X = scaled.X - scaled.X.mean(0)
+    at.file_uploader[0].set_value(("scaled.h5ad", h5ad_bytes(scaled), "application/octet-stream")).run()
+    assert not at.exception and "negative values" in texts(at.error)
+
+    truncated = h5ad_bytes(good)[:3000]
+    at.file_uploader[0].set_value(("truncated.h5ad", truncated, "application/octet-stream")).run()
+    assert not at.exception and "truncated.h5ad" in texts(at.error)
+    assert len(at.session_state["results"]) == n_before  # earlier results kept, nothing added
+
+    at.file_uploader[0].set_value(("good.h5ad", h5ad_bytes(good), "application/octet-stream")).run()
+    ok(at)
+    assert "Read 60 cells" in texts(at.success)
+    assert len(at.session_state["results"]) == n_before + 1
+    at.button(key="ev_go").click().run()
+    ok(at)
+    assert "B" in set(at.dataframe[-1].value["scope"])

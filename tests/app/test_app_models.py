@@ -1,0 +1,71 @@
+"""The Models page (model cards, training from an upload) and the training runs' progress parser."""
+from __future__ import annotations
+
+import json
+import time
+
+from apptest_helpers import by_label, n_charts, new_app, ok, texts
+
+
+def test_models_page_cards(env):
+    at = new_app()
+    at.switch_page("pages/models.py").run()
+    ok(at)
+    assert at.title[0].value == "Models"
+    assert at.dataframe[0].value["model"].tolist() == ["tiny"]
+    assert {"Dataset", "Genes", "Backbone"} <= {m.label for m in at.metric}
+    assert n_charts(at) >= 3  # counts per condition column + training curves
+    md = texts(at.markdown) + texts(at.caption)
+    assert "Training curves" in md and "None yet" in md
+
+
+def test_models_page_training_bad_upload(env):
+    at = new_app()
+    at.switch_page("pages/models.py").run()
+    at.file_uploader[0].set_value(("table.h5ad", b"gene,cell\n1,2\n", "text/csv")).run()
+    assert not at.exception
+    assert "not an .h5ad file" in texts(at.error)
+
+
+def test_models_page_trains_a_new_model(env, monkeypatch):
+    """The whole loop: upload, start a background `scdiff train`, progress, the model appears in the picker."""
+    monkeypatch.setenv("SCDIFF_APP_TRAIN_ARGS", "--ae-epochs 3 --diffusion-iters 60 --classifier-iters 20 "
+                                                "--latent-dim 4 --config '{\"backbone_hparams\":{\"widths\":[32,32]},"
+                                                "\"ae_hidden\":[32],\"classifier_hidden\":[32],\"save_every\":50}'")
+    at = new_app()
+    at.switch_page("pages/models.py").run()
+    at.file_uploader[0].set_value(("mydata.h5ad", env["data"].read_bytes(), "application/octet-stream")).run()
+    ok(at)
+    assert "300 cells × 60 genes" in texts(at.success)
+    by_label(at.multiselect, "Condition columns").set_value(["cell_type"])
+    by_label(at.text_input, "Model name").set_value("newmodel")
+    at.run()
+    at.button(key="tr_go").click().run()
+    ok(at)
+    assert "started" in texts(at.success)
+    deadline = time.time() + 300
+    from scdiff_app.jobs import list_jobs
+
+    while time.time() < deadline:
+        jobs = list_jobs()
+        if jobs and jobs[0]["status"] != "running":
+            break
+        time.sleep(2)
+    assert jobs[0]["status"] == "done", jobs[0]
+    at.run()
+    ok(at)
+    assert "Model ready" in texts(at.success)
+    options = by_label(new_app().sidebar.selectbox, "Model").options  # a fresh session's picker
+    assert any(o.startswith("newmodel") for o in options)
+    cfg = json.loads((env["user"] / "newmodel" / "config.json").read_text())
+    assert cfg["conditions"] == ["cell_type"]
+
+
+def test_training_progress_parser():
+    from scdiff_app.jobs import parse_progress
+
+    log = ("data: 300 cells\nautoencoder: 100%|####| 9/9 [00:01<00:00]\rdiffusion:  40%|##  | 40/100 [00:01<00:02, "
+           "loss=0.5]\rdiffusion:  50%|##  | 50/100 [00:01<00:02]\r")
+    p = parse_progress(log)
+    assert p["current"] == "diffusion" and p["stages"]["diffusion"] == (50, 100) and p["error"] is None
+    assert parse_progress("error: The column 'x' is missing.\n")["error"] == "The column 'x' is missing."
