@@ -15,6 +15,12 @@ TINY = dict(ae_epochs=300, diffusion_iters=600, classifier_iters=300, latent_dim
 
 
 @pytest.fixture(scope="session")
+def tiny_config():
+    """The tiny model's training settings (a copy: tests override some of them)."""
+    return dict(TINY)
+
+
+@pytest.fixture(scope="session")
 def synthetic():
     from scdiff_core.data import make_synthetic
 

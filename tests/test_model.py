@@ -147,12 +147,11 @@ def _assert_same_weights(m1, m2):
             assert torch.allclose(v1, v2, atol=1e-5), k
 
 
-def test_training_resumes_after_interruption(tiny_prep, tmp_path):
+def test_training_resumes_after_interruption(tiny_prep, tmp_path, tiny_config):
     """Kill training mid-diffusion; running again resumes and gives the same weights as one run."""
-    from conftest import TINY
     from scdiff_core.training import TrainConfig, train
 
-    cfg = TrainConfig(**{**TINY, "diffusion_iters": 300, "classifier_iters": 50, "ae_epochs": 5, "save_every": 100})
+    cfg = TrainConfig(**{**tiny_config, "diffusion_iters": 300, "classifier_iters": 50, "ae_epochs": 5, "save_every": 100})
     calls = {"n": 0}
 
     class Kill(Exception):
@@ -177,12 +176,11 @@ def test_training_resumes_after_interruption(tiny_prep, tmp_path):
     _assert_same_weights(m1, m2)
 
 
-def test_training_resumes_inside_the_autoencoder_and_classifier_stages(tiny_prep, tmp_path):
+def test_training_resumes_inside_the_autoencoder_and_classifier_stages(tiny_prep, tmp_path, tiny_config):
     """A kill in any stage resumes to the same weights as an uninterrupted run."""
-    from conftest import TINY
     from scdiff_core.training import TrainConfig, train
 
-    cfg = TrainConfig(**{**TINY, "diffusion_iters": 100, "classifier_iters": 300, "ae_epochs": 30,
+    cfg = TrainConfig(**{**tiny_config, "diffusion_iters": 100, "classifier_iters": 300, "ae_epochs": 30,
                          "save_every": 20})  # the autoencoder saves every 10 epochs
 
     class Kill(Exception):

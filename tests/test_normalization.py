@@ -3,20 +3,19 @@ import numpy as np
 import pytest
 
 
-def _shares(tmp_path):
-    """(real, generated) Σ expm1(X) over the model's genes for a tiny model trained with a remainder."""
-    """Σ expm1(X) over the model's genes — the share of each cell's counts the model's genes hold,
+def _shares(tmp_path, tiny_config):
+    """(real, generated) Σ expm1(X) over the model's genes for a tiny model trained with a remainder.
+
+    Σ expm1(X) over the model's genes — the share of each cell's counts the model's genes hold,
     times 1e4 — follows the same distribution for generated cells and for real held-out cells
     normalized with scanpy's normalize_total(1e4) + log1p over all genes (two-sample KS p > 0.01)."""
     import scanpy as sc
-
-    from conftest import TINY
     from scdiff_core.data import make_synthetic, prepare
     from scdiff_core.training import TrainConfig, train
 
     raw = make_synthetic(n_cells=600, n_genes=120, n_types=3, seed=1, counts=True)
     prep = prepare(raw, ["cell_type"], max_all_genes=60, n_top_genes=40)  # 40 of 120 genes: a remainder
-    model = train(prep, tmp_path / "m", TrainConfig(**{**TINY, "ae_epochs": 150, "diffusion_iters": 1500}))
+    model = train(prep, tmp_path / "m", TrainConfig(**{**tiny_config, "ae_epochs": 150, "diffusion_iters": 1500}))
     test_ids = model.config["split"]["test"]
     real = raw[test_ids].copy()
     sc.pp.normalize_total(real, target_sum=1e4)  # what every scanpy user does, on all genes
@@ -30,8 +29,8 @@ def _shares(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def shares(tmp_path_factory):
-    return _shares(tmp_path_factory.mktemp("norm"))
+def shares(tmp_path_factory, tiny_config):
+    return _shares(tmp_path_factory.mktemp("norm"), tiny_config)
 
 
 @pytest.mark.slow

@@ -3,12 +3,11 @@ import pytest
 
 
 @pytest.mark.slow
-def test_model_without_test_set_evaluates_on_validation_halves(tiny_prep, tmp_path):
-    from conftest import TINY
+def test_model_without_test_set_evaluates_on_validation_halves(tiny_prep, tmp_path, tiny_config):
     from scdiff_core.evaluation import HeldOut
     from scdiff_core.training import TrainConfig, train
 
-    cfg = TrainConfig(**{**TINY, "diffusion_iters": 200, "classifier_iters": 100, "ae_epochs": 30},
+    cfg = TrainConfig(**{**tiny_config, "diffusion_iters": 200, "classifier_iters": 100, "ae_epochs": 30},
                       split=(0.7, 0.3, 0.0))
     model = train(tiny_prep, tmp_path / "m", cfg)
     assert model.config["split"]["test"] == []

@@ -40,18 +40,16 @@ def test_config_round_trip():
 
 
 @pytest.mark.parametrize("backbone,space", [("dit", "latent"), ("crate", "latent"), ("mlp", "gene"), ("crate", "gene")])
-def test_backbones_and_spaces_end_to_end(tiny_prep, tmp_path, backbone, space):
+def test_backbones_and_spaces_end_to_end(tiny_prep, tmp_path, backbone, space, tiny_config):
     """Every backbone trains, samples (both guidance modes) and interpolates, in both spaces."""
     import numpy as np
-
-    from conftest import TINY
     from scdiff_core.model import SCDiffModel
     from scdiff_core.training import train
 
     hp = {"width": 32, "depth": 1, "heads": 2} if backbone != "mlp" else {"widths": [32, 32]}
     if space == "gene" and backbone != "mlp":
         hp["patch_size"] = 8
-    cfg = TrainConfig(**{**TINY, "backbone": backbone, "space": space, "backbone_hparams": hp,
+    cfg = TrainConfig(**{**tiny_config, "backbone": backbone, "space": space, "backbone_hparams": hp,
                          "diffusion_iters": 60, "classifier_iters": 30, "ae_epochs": 5})
     train(tiny_prep, tmp_path / "m", cfg)
     m = SCDiffModel.load(tmp_path / "m")
