@@ -7,6 +7,8 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from scdiff_core.common import ANY  # noqa: E402
+from scdiff_core.diffusion import SAMPLERS  # noqa: E402
+from scdiff_core.guidance import GUIDANCE  # noqa: E402
 from scdiff_core.summaries import label_agreement, matching_cells, top_variable_genes  # noqa: E402
 
 from scdiff_app.bundle import held_out, require_model  # noqa: E402
@@ -54,10 +56,9 @@ def condition_controls() -> dict:
 
 def sampling_controls(req: dict) -> None:
     """Guidance mode and strengths, sampler, number of cells and seed."""
-    mode = st.radio("Guidance", ["free", "classifier"], horizontal=True, key=f"g_{kh}_mode",
-                    format_func=lambda x: {"free": "classifier-free", "classifier": "classifier"}[x],
-                    help="Classifier-free: the denoiser's conditional and unconditional predictions are mixed. "
-                         "Classifier: gradients of noise-aware classifiers, one per column.")
+    mode = st.radio("Guidance", list(GUIDANCE), horizontal=True, key=f"g_{kh}_mode",
+                    format_func=lambda x: {"free": "classifier-free"}.get(x, x),
+                    help="  \n".join(f"**{k}**: {g.description}" for k, g in GUIDANCE.items()))
     with st.expander("Guidance strength per column", expanded=len(m.conditions) <= 3):
         for col in m.conditions:
             st.slider(col, 0.0, 10.0, float(defaults[mode]), 0.25, key=f"g_{kh}_s_{mode}_{col}",
@@ -65,12 +66,12 @@ def sampling_controls(req: dict) -> None:
                       help="0 = ignore this column; larger = stronger pull towards the value "
                            f"(checkpoint default {defaults[mode]}).")
     with st.expander("Sampler"):
-        sampler = st.radio("Sampler", ["ddim", "ddpm"], horizontal=True, key=f"g_{kh}_sampler",
-                           help="DDIM: deterministic, few steps. DDPM: ancestral sampling (slower).")
+        sampler = st.radio("Sampler", list(SAMPLERS), horizontal=True, key=f"g_{kh}_sampler",
+                           help="  \n".join(f"**{k}**: {c.description}" for k, c in SAMPLERS.items()))
         st.number_input("Steps", 1, 1000, 50, 10, key=f"g_{kh}_steps",
                         help="Denoising steps; time grows linearly with steps.")
-        st.slider("DDIM η", 0.0, 1.0, 0.0, 0.1, key=f"g_{kh}_eta", disabled=sampler != "ddim",
-                  help="0 deterministic, 1 stochastic.")
+        st.slider("η (stochasticity)", 0.0, 1.0, 0.0, 0.1, key=f"g_{kh}_eta", disabled=not SAMPLERS[sampler].uses_eta,
+                  help="0 deterministic, 1 stochastic (only for samplers that use it).")
     c1, c2 = st.columns(2)
     c1.number_input("Cells", 1, MAX_APP_CELLS, 1000, 100, key=f"g_{kh}_n",
                     help=f"1 to {MAX_APP_CELLS:,} per request in the app (the CLI allows more).")
@@ -156,8 +157,8 @@ def summary_view(rec: dict) -> None:
     st.dataframe(label_agreement(a, m.conditions), hide_index=True, width="stretch",
                  column_config={"predicted = requested": st.column_config.ProgressColumn(
                      format="percent", min_value=0.0, max_value=1.0)})
-    st.caption("Predicted labels: majority vote of the 15 nearest training cells in PCA space (a check "
-               "independent of the guidance classifiers).")
+    st.caption("Predicted labels: a logistic regression on the training cells' principal components, "
+               "the same predictor as Evaluate's label fidelity (a check independent of the guidance).")
 
 def real_cells(rec: dict):
     """(held-out test cells of the set's combination, their name), or (None, '') when off or none match."""

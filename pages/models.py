@@ -10,6 +10,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from scdiff_core.summaries import config_summary  # noqa: E402
+from scdiff_core.train_config import default  # noqa: E402
 
 from scdiff_app.benchfigs import benchmark_caption, benchmark_figures, benchmark_table  # noqa: E402
 from scdiff_app.checkpoints import current_checkpoint, find_checkpoints, no_model_message, read_config  # noqa: E402
@@ -23,7 +24,8 @@ from scdiff_app.uploads import save_training_upload  # noqa: E402
 PRESETS = {
     "quick": (["--ae-epochs", "60", "--diffusion-iters", "1500", "--classifier-iters", "400"],
               "quick: a first look (~2–5 min for a few thousand cells on 2 cores)"),
-    "standard": ([], "standard: the library defaults (200 AE epochs, 20,000 diffusion steps; ~20–60 min)"),
+    "standard": ([], f"standard: the library defaults ({default('ae_epochs')} AE epochs, "
+                     f"{default('diffusion_iters'):,} diffusion steps; ~5–60 min)"),
 }
 JOB_HEADS = {"running": ":material/progress_activity: running", "done": ":material/check_circle: done",
              "failed": ":material/error: failed", "cancelled": ":material/cancel: cancelled"}

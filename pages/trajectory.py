@@ -6,6 +6,7 @@ require_frame()  # first: on a fresh server Streamlit may have started this scri
 import streamlit as st  # noqa: E402
 
 from scdiff_core.common import ANY  # noqa: E402
+from scdiff_core.guidance import GUIDANCE  # noqa: E402
 from scdiff_core.summaries import gene_trends  # noqa: E402
 
 from scdiff_app.bundle import require_model  # noqa: E402
@@ -49,8 +50,9 @@ def controls() -> None:
     st.slider("t_start: how far the start cells are noised", 0.05, 1.0, 0.6, 0.05, key=f"t_{kh}_tstart",
               help="Fraction of the noise schedule the start cells go back to before being denoised "
                    "towards the end state: lower keeps more of each start cell, 1.0 keeps nothing.")
-    mode = st.radio("Guidance", ["classifier", "free"], horizontal=True, key=f"t_{kh}_mode",
-                    format_func=lambda x: {"free": "classifier-free", "classifier": "classifier"}[x])
+    mode = st.radio("Guidance", sorted(GUIDANCE, key=lambda k: k != "classifier"), horizontal=True,
+                    key=f"t_{kh}_mode", format_func=lambda x: {"free": "classifier-free"}.get(x, x),
+                    help="  \n".join(f"**{k}**: {g.description}" for k, g in GUIDANCE.items()))
     st.slider("Guidance strength", 0.0, 15.0, float(defaults["trajectory_" + mode]), 0.25,
               key=f"t_{kh}_scale_{mode}", help=f"Checkpoint default {defaults['trajectory_' + mode]}.")
     with st.expander("Start cells, sampler, seed"):

@@ -11,7 +11,7 @@ What lives where:
 * :mod:`.sidebar`: the model picker drawn on every page;
 * :mod:`.state`: widget settings kept across page switches;
 * :mod:`.checkpoints`: checkpoint discovery, the picked checkpoint, config.json (cached);
-* :mod:`.bundle`: the loaded model (``Bundle``, cached per server, with the label vote), warm-ups,
+* :mod:`.bundle`: the loaded model (``Bundle``, cached per server, with the library's label predictor), warm-ups,
   the held-out real cells;
 * :mod:`.results`: this session's results (records), their names and bounds;
 * :mod:`.feedback`: errors as messages and progress bars;

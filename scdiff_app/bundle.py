@@ -22,8 +22,6 @@ from scdiff_core.summaries import training_count
 from .checkpoints import current_checkpoint, no_model_message, stamp
 from .settings import LOG, setup_torch, warm_umap
 
-VOTE_NEIGHBOURS = 15
-
 
 @dataclass
 class Bundle:
@@ -32,7 +30,6 @@ class Bundle:
     model: Any
     path: str
     key: str                               # identifies the checkpoint version in session results
-    knn: Any = None                        # the label vote's index (see predict)
     load_seconds: float = 0.0
 
     @property
@@ -61,41 +58,21 @@ class Bundle:
         """How many training cells of the stored reference have this combination."""
         return training_count(self.model, request)
 
-    # -- the label vote: the app's only label predictor (to be replaced by the library's shared one)
-    @staticmethod
-    def vote_index(model) -> Any:
-        """The nearest-neighbour index of the vote (on the reference PCs), or None without a map."""
-        if "pcs" not in model.reference:
-            return None
-        from sklearn.neighbors import NearestNeighbors
-
-        pcs = model.reference["pcs"]
-        return NearestNeighbors(n_neighbors=min(VOTE_NEIGHBOURS, len(pcs))).fit(pcs)
-
     def predict(self, X: np.ndarray) -> pd.DataFrame:
-        """Label vote of the 15 nearest training cells in PCA space, per condition column."""
-        if self.knn is None or len(X) == 0:
-            return pd.DataFrame(index=range(len(X)))
-        idx = self.knn.kneighbors(self.model.reference_map.pcs(X), return_distance=False)  # (N, k), one query
-        out = {}
-        for col in self.conditions:
-            vocab = self.vocab[col]
-            votes = np.eye(len(vocab), dtype=np.int32)[self.model.reference[f"label_{col}"][idx]].sum(1)  # (N, V)
-            out[f"predicted_{col}"] = np.asarray(vocab, dtype=object)[votes.argmax(1)]
-        return pd.DataFrame(out)
+        """Predicted label per condition column: the library's one label predictor (as Evaluate's)."""
+        return self.model.predict_labels(X)
 
 
 def _warm_up(b: Bundle) -> None:
     """Pay for lazy initialisation now, not at the first click: a tiny generation in both guidance
-    modes (torch kernels, autograd for classifier guidance), the projection and the label vote."""
+    modes (torch kernels, autograd for classifier guidance), the projection and the label predictor."""
     m = b.model
     try:
         a = m.generate({}, 8, steps=2, seed=0)
         if m.conditions and m.classifiers:
             c = m.conditions[0]
             m.generate({c: m.vocab[c][0]}, 8, guidance="classifier", steps=2, seed=0)
-        if b.knn is not None:
-            b.predict(a.X)
+        b.predict(a.X)
     except Exception:  # a warm-up problem must not block loading; the real call reports it
         LOG.warning("warm-up failed:\n%s", traceback.format_exc())
 
@@ -107,7 +84,7 @@ def _load_bundle(path: str, version: str) -> Bundle:
 
     t0 = time.perf_counter()
     m = SCDiffModel.load(path)
-    b = Bundle(m, path, f"{path}@{version}", Bundle.vote_index(m))
+    b = Bundle(m, path, f"{path}@{version}")
     _warm_up(b)
     b.load_seconds = time.perf_counter() - t0
     if warm_umap():

@@ -53,7 +53,7 @@ def results_for(bundle: Bundle, kinds: tuple[str, ...]) -> list[dict]:
 
 
 def make_record(bundle: Bundle, adata, kind: str, name: str, params: dict) -> dict:
-    """Attach reference-map positions and the label vote to a result."""
+    """Attach reference-map positions and the predicted labels to a result."""
     if "X_umap_ref" not in adata.obsm and bundle.has_map:
         adata.obsm["X_umap_ref"] = bundle.model.reference_map.project(np.asarray(adata.X))
     pred = bundle.predict(np.asarray(adata.X))

@@ -60,6 +60,7 @@ class SCDiffModel:
         self.diffusion = GaussianDiffusion.from_config(d["schedule"], d["timesteps"])
         self.diffusion_space = DiffusionSpace(self.space, self.stats, autoencoder)
         self._refmap: ReferenceMap | None = None
+        self._label_predictors: dict = {}
         for m in [self.denoiser, *self.classifiers.values()] + ([autoencoder] if autoencoder else []):
             for p in m.parameters():
                 p.requires_grad_(False)
@@ -267,6 +268,27 @@ class SCDiffModel:
             r = self.reference
             self._refmap = ReferenceMap(r["pca_mean"], r["pca_components"], r["pcs"], r["umap"])
         return self._refmap
+
+    def predict_labels(self, X_lognorm: np.ndarray) -> pd.DataFrame:
+        """The label each cell looks like, per condition column: ``predicted_<column>``.
+
+        The project's one label predictor (:class:`~scdiff_core.metrics.labels.LabelPredictor`,
+        a logistic regression on the training cells' PCA coordinates, as the evaluation's label
+        fidelity uses), fitted once per column on the reference this checkpoint stores. Empty
+        (no columns) when the checkpoint stores no reference PCA.
+        """
+        rm = self.reference_map
+        if rm is None or len(X_lognorm) == 0:
+            return pd.DataFrame(index=range(len(X_lognorm)))
+        from .metrics.labels import LabelPredictor
+
+        pcs = rm.pcs(np.asarray(X_lognorm))
+        out = {}
+        for col in self.conditions:
+            if col not in self._label_predictors:  # a benign race: two threads fit the same predictor
+                self._label_predictors[col] = LabelPredictor.from_reference(self.reference, col, vocab=self.vocab[col])
+            out[f"predicted_{col}"] = np.asarray(self._label_predictors[col].predict(pcs), dtype=object)
+        return pd.DataFrame(out)
 
     def checkpoint_hash(self) -> str | None:
         if self.path is None or not (self.path / CONFIG_NAME).exists():

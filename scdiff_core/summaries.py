@@ -158,7 +158,7 @@ def label_agreement(adata, conditions: Sequence[str]) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``column``, ``requested`` (the value, :data:`MIXED` or ``'any'``),
         ``predicted = requested`` (share of cells, None when no single value was requested) and
-        ``predicted (nearest training cells)`` (the three commonest predictions with shares).
+        ``predicted`` (the three commonest predicted labels with shares).
     """
     rows = []
     for col in conditions:
@@ -172,7 +172,7 @@ def label_agreement(adata, conditions: Sequence[str]) -> pd.DataFrame:
         agree = float((pred == asked).mean()) if asked is not None else np.nan
         rows.append({"column": col, "requested": req,
                      "predicted = requested": None if req in (ANY, MIXED) else agree,
-                     "predicted (nearest training cells)": ", ".join(f"{k} {v:.0%}" for k, v in shares.head(3).items())})
+                     "predicted": ", ".join(f"{k} {v:.0%}" for k, v in shares.head(3).items())})
     return pd.DataFrame(rows)
 
 

@@ -85,7 +85,7 @@ def test_train_progress_file(synthetic_path, tmp_path):
 @pytest.mark.parametrize("text,expect", [("0.6,0.2,0.2", (0.6, 0.2, 0.2)), ("60,20,20", (0.6, 0.2, 0.2)),
                                          ("0.8, 0.2, 0", (0.8, 0.2, 0.0))])
 def test_split_option_parses_fractions_and_percentages(text, expect):
-    from scdiff_core.cli import _split_arg
+    from scdiff_core.cli import split_arg as _split_arg
 
     assert _split_arg(text) == pytest.approx(expect)
 
@@ -96,7 +96,7 @@ def test_split_option_parses_fractions_and_percentages(text, expect):
 def test_split_option_refuses_impossible_splits(text, msg):
     import argparse
 
-    from scdiff_core.cli import _split_arg
+    from scdiff_core.cli import split_arg as _split_arg
 
     with pytest.raises(argparse.ArgumentTypeError, match=msg):
         _split_arg(text)

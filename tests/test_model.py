@@ -201,3 +201,15 @@ def test_training_resumes_inside_the_autoencoder_and_classifier_stages(tiny_prep
     m1 = train(tiny_prep, tmp_path / "a", cfg)
     m2 = train(tiny_prep, tmp_path / "b", cfg)
     _assert_same_weights(m1, m2)
+
+
+def test_predicted_labels_are_the_evaluations(tiny_model):
+    """One label predictor: the app's (model.predict_labels) agrees with Evaluate's label fidelity."""
+    from scdiff_core.evaluation import HeldOut
+
+    gen = tiny_model.generate([({"cell_type": t}, 40) for t in "ABC"], seed=3)
+    pred = tiny_model.predict_labels(gen.X)
+    assert list(pred.columns) == [f"predicted_{c}" for c in tiny_model.conditions]
+    held = HeldOut(tiny_model)
+    theirs = held.reference.predict_labels(held.reference.project(gen))
+    assert (pred["predicted_cell_type"].to_numpy() == theirs).mean() >= 0.98

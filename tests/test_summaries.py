@@ -74,7 +74,7 @@ def test_label_agreement():
     t = label_agreement(a, ["cell_type", "phase", "other"]).set_index("column")
     assert list(t.index) == ["cell_type", "phase"]  # no predictions for 'other'
     assert t.loc["cell_type", "requested"] == "A" and t.loc["cell_type", "predicted = requested"] == 0.75
-    assert t.loc["cell_type", "predicted (nearest training cells)"] == "A 75%, B 25%"
+    assert t.loc["cell_type", "predicted"] == "A 75%, B 25%"
     assert t.loc["phase", "requested"] == MIXED and pd.isna(t.loc["phase", "predicted = requested"])
     anyset = _cells(np.zeros((2, 1)), {"cell_type": [ANY, ANY], "predicted_cell_type": ["A", "B"]})
     assert pd.isna(label_agreement(anyset, ["cell_type"]).iloc[0]["predicted = requested"])

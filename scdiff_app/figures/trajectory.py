@@ -92,7 +92,7 @@ def trend_figure(lam: np.ndarray, means: pd.DataFrame, genes: list[str]):
 
 
 def label_share_figure(a, col: str, start: str, end: str):
-    """Share of cells whose nearest-training-cells vote is the start / end value, per λ."""
+    """Share of cells whose predicted label is the start / end value, per λ."""
     import plotly.graph_objects as go
 
     shares = label_shares(a, col, [start, end])

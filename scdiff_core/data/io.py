@@ -119,23 +119,15 @@ def _resolve_paul15(paul15_path: str | os.PathLike | None) -> Path | None:
 
     None when no local copy is found (the caller then downloads it).
     """
-    if paul15_path is not None:
-        p = Path(paul15_path).expanduser()
-        if not p.exists():
-            raise DataError(
-                f"paul15 file not found at '{p}' (given as paul15_path). Give the path of "
-                f"paul15.h5ad(.gz), or leave it out to use scanpy.datasets.paul15()."
-            )
-        return p
-    env = os.environ.get("SCDIFF_PAUL15")
-    if env:
-        p = Path(env).expanduser()
-        if not p.exists():
-            raise DataError(
-                f"SCDIFF_PAUL15 points to '{p}', which does not exist. Fix or unset the "
-                f"environment variable."
-            )
-        return p
+    given = [(paul15_path, "given as paul15_path", "Give the path of paul15.h5ad(.gz), or leave it out to use "
+                                                   "scanpy.datasets.paul15()."),
+             (os.environ.get("SCDIFF_PAUL15"), "from $SCDIFF_PAUL15", "Fix or unset the environment variable.")]
+    for value, where, fix in given:
+        if value:
+            p = Path(value).expanduser()
+            if not p.exists():
+                raise DataError(f"paul15 file not found at '{p}' ({where}). {fix}")
+            return p
     for cand in _paul15_candidates():
         if cand.is_file():
             return cand

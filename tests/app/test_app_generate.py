@@ -14,7 +14,7 @@ def test_generate_page(env):
     assert n_charts(at) == 1  # the reference map is drawn before any click
     assert [s.label for s in at.selectbox][:2] == ["cell_type", "phase"]
     assert {"Cells", "Seed", "Steps"} <= {w.label for w in at.number_input}
-    assert {s.label for s in at.slider} >= {"cell_type", "phase", "DDIM η"}  # a strength per column
+    assert {s.label for s in at.slider} >= {"cell_type", "phase", "η (stochasticity)"}  # a strength per column
 
     generate(at, "A", "S", n=150)
     ok(at)

@@ -1,0 +1,142 @@
+"""``scdiff train``: fit a model on an .h5ad file or a built-in dataset and write a checkpoint."""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from .args import UsageError, kv_pairs, split_arg, threads_arg
+
+HELP = "train a model on an .h5ad file or a built-in dataset"
+
+
+def add_parser(sub) -> None:
+    from ..backbones import BACKBONES
+    from ..space import SPACES
+    from ..train_config import default
+    from .args import choices_help
+
+    t = sub.add_parser("train", help=HELP,
+                       description="Train the autoencoder, the diffusion model and one noise-aware classifier per "
+                                   "condition column, then write a checkpoint folder. Re-running the same command "
+                                   "after an interruption resumes where it stopped.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("--data", required=True, help="path to .h5ad (or .h5ad.gz), or a built-in name: pbmc68k, paul15")
+    t.add_argument("--conditions", required=True,
+                   help="comma-separated obs columns to condition on; 'phase' is computed by cell-cycle scoring if missing")
+    t.add_argument("--out", required=True, help="checkpoint folder to write")
+    g = t.add_mutually_exclusive_group()
+    g.add_argument("--layer", help="use this layer of the AnnData instead of .X")
+    g.add_argument("--use-raw", action="store_true",
+                   help="use .raw (the default when .X looks scaled and .raw exists, as in pbmc68k)")
+    t.add_argument("--paul15-path", help="local copy of paul15 (.h5ad or .h5ad.gz) instead of downloading")
+    t.add_argument("--backbone", default=default("backbone"), choices=sorted(BACKBONES),
+                   help="denoising network (" + choices_help(BACKBONES) + ")")
+    t.add_argument("--space", default=default("space"), choices=list(SPACES),
+                   help="diffuse in the autoencoder's latent space or directly on the gene vector")
+    t.add_argument("--split", type=split_arg, default=default("split"), metavar="TRAIN,VAL,TEST",
+                   help="fractions of cells for training, validation (the control row) and test; TEST may be 0, "
+                        "then evaluation uses half the validation cells as the held-out set")
+    t.add_argument("--n-top-genes", type=int, default=2000, help="highly variable genes kept when there are > 3000 genes")
+    t.add_argument("--seed", type=int, default=0, help="seed of the split and of training")
+    t.add_argument("--ae-epochs", type=int, default=argparse.SUPPRESS,
+                   help=f"autoencoder epochs (default {default('ae_epochs')})")
+    t.add_argument("--diffusion-iters", type=int, default=argparse.SUPPRESS,
+                   help=f"denoiser training steps (default {default('diffusion_iters'):,})")
+    t.add_argument("--classifier-iters", type=int, default=argparse.SUPPRESS,
+                   help=f"steps per classifier (default {default('classifier_iters'):,})")
+    t.add_argument("--latent-dim", type=int, default=argparse.SUPPRESS,
+                   help=f"size of the latent code (default {default('latent_dim')})")
+    t.add_argument("--exclude", action="append", metavar="COL=V[,COL2=V2]",
+                   help="keep a combination out of training (its cells go to the test set), e.g. "
+                        "paul15_clusters=7MEP,phase=G2M to test generating an unseen combination; repeatable")
+    t.add_argument("--config", help="JSON file or string of further TrainConfig options")
+    t.add_argument("--threads", type=threads_arg, help="torch threads (default: all cores; training is the one job)")
+    t.add_argument("--restart", action="store_true", help="ignore any interrupted run in --out and start over")
+    t.add_argument("--progress-file", help="keep a JSON file with each stage's step/total/loss (for front ends)")
+    t.set_defaults(func=run, _argv=None)
+
+
+def _config(a):
+    """TrainConfig from the options and ``--config`` (checked before any data is read)."""
+    from ..training import TrainConfig
+
+    cfg = TrainConfig(seed=a.seed, backbone=a.backbone, space=a.space, threads=a.threads, split=tuple(a.split))
+    if a.config:
+        try:
+            overrides = json.loads(Path(a.config).read_text()) if Path(a.config).exists() else json.loads(a.config)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise UsageError(f"--config must be a JSON object or a file holding one ({e}).") from None
+        if not isinstance(overrides, dict):
+            raise UsageError('--config must be a JSON object, e.g. \'{"latent_dim": 32}\'.')
+        cfg = TrainConfig.from_dict({**cfg.to_dict(), **overrides})
+    if a.exclude:
+        cfg.exclude = [kv_pairs(x.split(","), "--exclude") for x in a.exclude]
+    for name in ("ae_epochs", "diffusion_iters", "classifier_iters", "latent_dim"):
+        if getattr(a, name, None) is not None:
+            setattr(cfg, name, getattr(a, name))
+    return cfg
+
+
+class _Reporter:
+    """Training progress as tqdm bars, and (``--progress-file``) as a JSON file front ends read."""
+
+    def __init__(self, progress_file: str | None):
+        self.file = progress_file
+        self.bars: dict = {}
+        self.state = {"stages": {}, "current": None, "done": False, "error": None}
+        self._last = 0.0
+
+    def write(self, force: bool = False) -> None:
+        if self.file and (force or time.time() - self._last > 0.5):
+            from ..checkpoint import write_json_atomic
+
+            write_json_atomic(self.file, self.state)
+            self._last = time.time()
+
+    def __call__(self, stage: str, step: int, total: int, info: dict) -> None:
+        from tqdm.auto import tqdm
+
+        self.state["stages"][stage] = {"step": step, "total": total,
+                                       **({"loss": info["loss"]} if "loss" in info else {})}
+        self.state["current"] = stage
+        self.write(step >= total)
+        if stage not in self.bars:
+            self.bars[stage] = tqdm(total=total, desc=stage, unit="it")
+        b = self.bars[stage]
+        b.n = step
+        if "loss" in info:
+            b.set_postfix(loss=f"{info['loss']:.4g}", refresh=False)
+        b.refresh()
+        if step >= total:
+            b.close()
+
+
+def run(a) -> int:
+    from ..data import load_prepared
+    from ..errors import ScdiffError
+    from ..training import train
+
+    conds = [c.strip() for c in a.conditions.split(",") if c.strip()]
+    if not conds:
+        raise UsageError("--conditions needs at least one obs column, e.g. --conditions cell_type,phase.")
+    cfg = _config(a)
+    prep = load_prepared(a.data, conds, layer=a.layer, use_raw=True if a.use_raw else None,
+                         paul15_path=a.paul15_path, n_top_genes=a.n_top_genes)
+    print(f"data: {prep.adata.n_obs} cells × {len(prep.genes)} genes ({prep.kind}); conditions: "
+          + "; ".join(f"{c} ({len(prep.vocab[c])} values)" for c in conds), file=sys.stderr)
+    command = "scdiff " + " ".join(shlex.quote(x) for x in sys.argv[1:]) if a._argv is None else a._argv
+    rep = _Reporter(a.progress_file)
+    try:
+        model = train(prep, a.out, cfg, progress=rep, resume=not a.restart, command=command)
+    except Exception as e:
+        rep.state["error"] = str(e) if isinstance(e, ScdiffError) else f"{type(e).__name__}: {e}"
+        rep.write(True)
+        raise
+    rep.state["done"] = True
+    rep.write(True)
+    print(f"saved {a.out} (trained in {model.config['training']['seconds_total'] / 60:.1f} min)")
+    return 0
