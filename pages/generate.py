@@ -6,6 +6,7 @@ require_frame()  # first: on a fresh server Streamlit may have started this scri
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
+from scdiff_core.calibration import calibrated_defaults  # noqa: E402
 from scdiff_core.common import ANY  # noqa: E402
 from scdiff_core.diffusion import SAMPLERS  # noqa: E402
 from scdiff_core.guidance import GUIDANCE  # noqa: E402
@@ -24,7 +25,8 @@ st.title("Generate cells")
 b = require_model()
 m = b.model
 kh = b.widget_key  # widget keys per checkpoint (option lists differ)
-defaults = m.config["guidance_defaults"]
+col_defaults = {g: m.default_scales(g) for g in GUIDANCE}  # per column; calibrated when the checkpoint is
+calibrated = bool(calibrated_defaults(m.config))
 if not b.has_map:
     st.warning("This checkpoint holds no reference map, so cells cannot be placed in a UMAP. Re-train it.")
 
@@ -61,10 +63,11 @@ def sampling_controls(req: dict) -> None:
                     help="  \n".join(f"**{k}**: {g.description}" for k, g in GUIDANCE.items()))
     with st.expander("Guidance strength per column", expanded=len(m.conditions) <= 3):
         for col in m.conditions:
-            st.slider(col, 0.0, 10.0, float(defaults[mode]), 0.25, key=f"g_{kh}_s_{mode}_{col}",
+            st.slider(col, 0.0, 10.0, col_defaults[mode][col], 0.25, key=f"g_{kh}_s_{mode}_{col}",
                       disabled=req[col] == ANY,
                       help="0 = ignore this column; larger = stronger pull towards the value "
-                           f"(checkpoint default {defaults[mode]}).")
+                           f"(checkpoint default {col_defaults[mode][col]:g}"
+                           + (", calibrated on validation cells)." if calibrated else ")."))
     with st.expander("Sampler"):
         sampler = st.radio("Sampler", list(SAMPLERS), horizontal=True, key=f"g_{kh}_sampler",
                            help="  \n".join(f"**{k}**: {c.description}" for k, c in SAMPLERS.items()))
@@ -92,7 +95,7 @@ def generate_clicked() -> None:
     ss = st.session_state
     req = _request()
     mode = ss.get(f"g_{kh}_mode", "free")
-    scales = {c: float(ss.get(f"g_{kh}_s_{mode}_{c}", defaults[mode])) for c in m.conditions}
+    scales = {c: float(ss.get(f"g_{kh}_s_{mode}_{c}", col_defaults[mode][c])) for c in m.conditions}
     sampler = ss.get(f"g_{kh}_sampler", "ddim")
     steps, eta = int(ss.get(f"g_{kh}_steps", 50)), float(ss.get(f"g_{kh}_eta", 0.0))
     n_cells, seed = int(ss.get(f"g_{kh}_n", 1000)), int(ss.get(f"g_{kh}_seed", 0))

@@ -133,17 +133,26 @@ class SCDiffModel:
             out[col] = val
         return {c: out.get(c) for c in self.conditions}
 
+    def default_scales(self, guidance: str) -> dict[str, float]:
+        """Default guidance strength per column: calibrated on validation cells when the checkpoint
+        was (see :mod:`scdiff_core.calibration`), else the mode's single default."""
+        from .calibration import calibrated_defaults
+
+        default = float(self.config["guidance_defaults"][guidance])
+        cal = calibrated_defaults(self.config).get(guidance, {})
+        return {c: float(cal.get(c, default)) for c in self.conditions}
+
     def _scales(self, scales: Mapping[str, float] | float | None, guidance: str) -> dict[str, float]:
-        default = self.config["guidance_defaults"][guidance]
+        default = self.default_scales(guidance)
         if scales is None:
-            return {c: float(default) for c in self.conditions}
+            return default
         if isinstance(scales, (int, float)):
             return {c: float(scales) for c in self.conditions}
         for c in scales:
             if c not in self.conditions:
                 raise ScdiffError(f"Guidance scale given for {c!r}, which is not a condition of this model "
                                   f"({', '.join(self.conditions)}).")
-        out = {c: float(scales.get(c, default)) for c in self.conditions}
+        out = {c: float(scales.get(c, default[c])) for c in self.conditions}
         for c, s in out.items():
             if not np.isfinite(s) or abs(s) > 50:
                 raise ScdiffError(f"Guidance scale for {c!r} must be a number between -50 and 50, got {s}.")

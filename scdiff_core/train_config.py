@@ -58,6 +58,7 @@ class TrainConfig:
     classifier_scale: float = 2.0
     trajectory_classifier_scale: float = 4.0
     trajectory_free_scale: float = 1.0
+    calibrate: bool = True              # per-column defaults matched to validation cells' fidelity (calibration.py)
     # bookkeeping
     save_every: int = 1000
     threads: int | None = None

@@ -285,6 +285,22 @@ def _start(prep: PreparedData, out: Path, cfg: TrainConfig, split: dict, progres
                 library(tr) if counts else None, library(val) if counts else None, codes, [len(prep.vocab[c]) for c in prep.conditions])
 
 
+# ---------------------------------------------------------------------- stage 6: guidance defaults
+def _calibrate(run: _Run, model: SCDiffModel, split: dict) -> dict:
+    """Per-column guidance defaults matched to the validation cells' fidelity (calibration.py)."""
+    import anndata as ad
+    import pandas as pd
+
+    from .calibration import calibrate_guidance
+
+    obs = run.prep.adata.obs[list(run.prep.conditions)]
+    var = pd.DataFrame(index=pd.Index(list(run.prep.genes)))
+    cells = {s: ad.AnnData(X.numpy(), obs=obs.loc[split[s]].copy(), var=var) for s, X in (("train", run.X_tr),
+                                                                                         ("val", run.X_val))}
+    prog = None if run.progress is None else (lambda i, n: run.progress("calibration", i, n, {}))
+    return calibrate_guidance(model, cells["train"], cells["val"], seed=run.cfg.seed, progress=prog)
+
+
 def _config(run: _Run, split: dict, space: DiffusionSpace, den, classifiers, summary: dict, command) -> dict:
     cfg, prep = run.cfg, run.prep
     tr = prep.adata[split["train"]]
@@ -352,6 +368,8 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
     summary["seconds_total"] = time.time() - t_start
     config = _config(run, split, space, den, classifiers, summary, command)
     model = SCDiffModel(config, space.autoencoder, den, classifiers, space.stats, ref)
+    if cfg.calibrate and cfg.split[1] > 0:
+        model.config["guidance_defaults"]["calibrated"] = _calibrate(run, model, split)
     model.save(out)
     run.state.remove()
     return model

@@ -11,7 +11,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 TINY = dict(ae_epochs=300, diffusion_iters=600, classifier_iters=300, latent_dim=8, ae_hidden=(64,),
             backbone_hparams={"widths": [64, 64, 32]}, classifier_hidden=(64,), save_every=200,
-            diffusion_batch=128)
+            diffusion_batch=128, calibrate=False)
 
 
 @pytest.fixture(scope="session")

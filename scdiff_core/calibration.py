@@ -1,0 +1,120 @@
+"""Guidance defaults calibrated on validation cells, one strength per condition column.
+
+A guidance strength that is too weak gives cells that do not look like the value asked for; one
+that is too strong gives cells that look like it *more* than real cells do (a caricature, and
+less diverse). The right default is the one whose fidelity matches real cells': for each
+guidance mode and column, cells are generated for the validation cells' own condition
+combinations (every column guided, as a user asks for "3Ery in G2M"), with the column's strength
+on a grid and the other columns at their current value; the strength whose fidelity is closest
+to the validation cells' own fidelity is kept (ties: the weaker). Columns are calibrated one
+after the other (coordinate-wise), first column first.
+
+Fidelity is measured as the evaluation measures it (docs/evaluation.md): cell-cycle scoring
+pooled with the training cells for ``phase`` when enough marker genes are present, otherwise the
+project's one label predictor (:meth:`SCDiffModel.predict_labels`). Only training and validation
+cells are used; test cells play no part.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+from anndata import AnnData
+
+from .common import ANY, ProgressFn
+
+#: Strengths tried for each column.
+GRID = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+#: At most this many generated cells per trial (validation combinations subsampled proportionally).
+MAX_CELLS = 600
+PHASE_COLUMN = "phase"
+
+
+def _groups(val_obs, conditions: Sequence[str], n_max: int) -> list[tuple[dict, int]]:
+    """The validation cells' condition combinations with their counts, scaled to at most ``n_max`` cells."""
+    combos = val_obs[list(conditions)].astype(str).value_counts()
+    scale = min(1.0, n_max / max(1, int(combos.sum())))
+    groups = [(dict(zip(conditions, c)), max(1, int(round(n * scale)))) for c, n in combos.items()]
+    return [(req, n) for req, n in groups if n > 0]
+
+
+class _Fidelity:
+    """Share of cells whose predicted value (label predictor, or phase scoring) is the requested one."""
+
+    def __init__(self, model, train: AnnData):
+        from .metrics.phases import usable_phase_genes
+
+        self.model = model
+        self.train = train
+        genes, _ = usable_phase_genes(train.var_names) if PHASE_COLUMN in model.conditions else (None, None)
+        self.phase_genes = genes
+
+    def predicted(self, cells: AnnData, column: str, seed: int) -> np.ndarray:
+        if column == PHASE_COLUMN and self.phase_genes is not None:
+            from .metrics.phases import score_with_train
+
+            return score_with_train(cells, self.train, self.phase_genes, seed)
+        return self.model.predict_labels(np.asarray(cells.X))[f"predicted_{column}"].to_numpy().astype(str)
+
+    def __call__(self, cells: AnnData, requested: np.ndarray, column: str, seed: int = 0) -> float:
+        from .metrics.phases import norm_phase
+
+        pred = self.predicted(cells, column, seed)
+        req = np.asarray(requested).astype(str)
+        if column == PHASE_COLUMN and self.phase_genes is not None:
+            req = norm_phase(req)
+        keep = req != ANY
+        return float((pred[keep] == req[keep]).mean()) if keep.any() else float("nan")
+
+
+def calibrate_guidance(model, train: AnnData, val: AnnData, *, modes: Sequence[str] = ("free", "classifier"),
+                       grid: Sequence[float] = GRID, n_max: int = MAX_CELLS, steps: int = 50, seed: int = 0,
+                       progress: ProgressFn | None = None) -> dict:
+    """Per-column default strengths whose fidelity matches the validation cells' (module docstring).
+
+    Parameters
+    ----------
+    model
+        A trained :class:`~scdiff_core.model.SCDiffModel`.
+    train, val
+        Training and validation cells: log-normalized ``X`` over ``model.genes`` (normalized as
+        the model's data), condition columns in ``obs``.
+    modes
+        Guidance modes to calibrate (those the model supports).
+    grid
+        Strengths tried per column.
+
+    Returns
+    -------
+    dict
+        ``{mode: {column: strength}}`` plus ``'report'``: per mode and column, the validation
+        cells' fidelity (``control``) and the generated cells' fidelity at each strength.
+    """
+    fid = _Fidelity(model, train)
+    groups = _groups(val.obs, model.conditions, n_max)
+    requested = {c: np.concatenate([[req[c]] * n for req, n in groups]) for c in model.conditions}
+    control = {c: fid(val, val.obs[c].astype(str).to_numpy(), c, seed) for c in model.conditions}
+    modes = [m for m in modes if m != "classifier" or model.classifiers]
+    out: dict = {"report": {}}
+    total, done = len(modes) * len(model.conditions) * len(grid), 0
+    for mode in modes:
+        chosen = dict(model._scales(None, mode))
+        out["report"][mode] = {}
+        for col in model.conditions:
+            trials = {}
+            for s in grid:
+                cells = model.generate(groups, guidance=mode, scales={**chosen, col: float(s)}, steps=steps, seed=seed)
+                trials[float(s)] = fid(cells, requested[col], col, seed)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+            chosen[col] = min(trials, key=lambda s: (abs(trials[s] - control[col]), s))
+            out["report"][mode][col] = {"control": control[col], "fidelity": trials, "chosen": chosen[col]}
+        out[mode] = {c: float(chosen[c]) for c in model.conditions}
+    return out
+
+
+def calibrated_defaults(config: Mapping) -> dict[str, dict[str, float]]:
+    """``{mode: {column: strength}}`` stored in a checkpoint's config (empty if never calibrated)."""
+    cal = (config.get("guidance_defaults") or {}).get("calibrated") or {}
+    return {m: dict(v) for m, v in cal.items() if m != "report" and isinstance(v, Mapping)}
