@@ -24,7 +24,7 @@ from anndata import AnnData
 from .common import ANY, ProgressFn
 
 #: Strengths tried for each column.
-GRID = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+GRID = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0)
 #: At most this many generated cells per trial (validation combinations subsampled proportionally).
 MAX_CELLS = 600
 PHASE_COLUMN = "phase"
