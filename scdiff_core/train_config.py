@@ -37,6 +37,7 @@ class TrainConfig:
     ae_dropout: float = 0.3
     ae_latent_noise: float = 0.05       # noise on the code while training: a smoother decoder
     ae_kl_weight: float = 0.0           # > 0: variational encoder with this weight on KL(q(z|x) ‖ N(0, I))
+    encoder_init: str | None = None     # start the encoder from a pretrained one (encoder_init.py); sets widths
     autoencoder_from: str | None = None  # reuse the autoencoder of this checkpoint (same genes, same split)
     # diffusion
     backbone: str = "mlp"

@@ -111,8 +111,17 @@ def _train_autoencoder(run: _Run) -> tuple[Autoencoder, dict]:
     if lik in ("nb", "zinb") and not run.counts:
         raise ScdiffError(f"likelihood {lik!r} needs raw counts, but this data is log-normalized; "
                           f"use 'hurdle' (the default for log-normalized data).")
-    ae = Autoencoder(len(run.prep.genes), cfg.latent_dim, cfg.ae_hidden, lik, cfg.ae_dropout,
-                     variational=cfg.ae_kl_weight > 0)
+    hidden, latent = cfg.ae_hidden, cfg.latent_dim
+    if cfg.encoder_init:  # the pretrained encoder fixes the widths and the code size
+        from .encoder_init import pretrained_shape
+
+        hidden, latent = pretrained_shape(cfg.encoder_init)
+    ae = Autoencoder(len(run.prep.genes), latent, hidden, lik, cfg.ae_dropout, variational=cfg.ae_kl_weight > 0)
+    init = None
+    if cfg.encoder_init:
+        from .encoder_init import init_encoder
+
+        init = init_encoder(ae, cfg.encoder_init, run.prep.genes)
     if not ae.is_count_model:
         ae.floor.copy_(torch.from_numpy(positive_floor(X_tr.numpy())))
     lib_tr = run.L_tr
@@ -156,7 +165,8 @@ def _train_autoencoder(run: _Run) -> tuple[Autoencoder, dict]:
         if len(run.X_val):
             val_nll = float(ae.nll(ae.decode(ae.encode(run.X_val), run.L_val),
                                    run.C_val if run.counts else run.X_val, run.L_val).mean())
-    return ae, {"loss_curve": hist, "final_train_nll": hist[-1][1], "val_nll": val_nll, "iterations": iters}
+    return ae, {"loss_curve": hist, "final_train_nll": hist[-1][1], "val_nll": val_nll, "iterations": iters,
+                "encoder_init": init}
 
 
 def _fit_space(run: _Run, split: dict) -> tuple[DiffusionSpace, dict]:

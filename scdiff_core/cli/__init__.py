@@ -11,13 +11,13 @@ import argparse
 import shlex
 import sys
 
-from . import calibrate, evaluate, generate, info, trajectory, train
+from . import calibrate, convert_encoder, evaluate, generate, info, trajectory, train
 from .args import UsageError, default_threads, split_arg
 
 __all__ = ["main", "build_parser", "COMMANDS", "UsageError", "default_threads", "split_arg"]
 
 #: The subcommands, in the order ``scdiff --help`` lists them.
-COMMANDS = (train, generate, trajectory, evaluate, calibrate, info)
+COMMANDS = (train, generate, trajectory, evaluate, calibrate, convert_encoder, info)
 
 EPILOG = """\
 examples:

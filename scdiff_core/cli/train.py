@@ -53,6 +53,9 @@ def add_parser(sub) -> None:
     t.add_argument("--exclude", action="append", metavar="COL=V[,COL2=V2]",
                    help="keep a combination out of training (its cells go to the test set), e.g. "
                         "paul15_clusters=7MEP,phase=G2M to test generating an unseen combination; repeatable")
+    t.add_argument("--encoder-init", metavar="PATH",
+                   help="start the encoder from a pretrained one: an scdiff checkpoint folder, or a foundation "
+                        "model's encoder converted by `scdiff convert-encoder` (genes aligned by name)")
     t.add_argument("--config", help="JSON file or string of further TrainConfig options")
     t.add_argument("--threads", type=threads_arg, help="torch threads (default: all cores; training is the one job)")
     t.add_argument("--restart", action="store_true", help="ignore any interrupted run in --out and start over")
@@ -75,6 +78,8 @@ def _config(a):
         cfg = TrainConfig.from_dict({**cfg.to_dict(), **overrides})
     if a.exclude:
         cfg.exclude = [kv_pairs(x.split(","), "--exclude") for x in a.exclude]
+    if a.encoder_init:
+        cfg.encoder_init = a.encoder_init
     for name in ("ae_epochs", "diffusion_iters", "classifier_iters", "latent_dim"):
         if getattr(a, name, None) is not None:
             setattr(cfg, name, getattr(a, name))
