@@ -39,7 +39,8 @@ def main():
     t = held.test
     real = t[(t.obs[key].astype(str) == a.cluster) & (t.obs["phase"].astype(str) == a.phase)].copy()
     rows = []
-    settings = [("free", {key: 1.0, "phase": 1.0}), ("free", {key: 1.0, "phase": 2.0}),
+    settings = [("free", None), ("classifier", None),  # the checkpoint's defaults (calibrated on validation cells)
+                ("free", {key: 1.0, "phase": 1.0}), ("free", {key: 1.0, "phase": 2.0}),
                 ("classifier", {key: 2.0, "phase": 2.0}), ("classifier", {key: 2.0, "phase": 5.0})]
     for guidance, scales in settings:
         g = m.generate(combo, a.cells, guidance=guidance, scales=scales, seed=a.seed)
@@ -49,7 +50,8 @@ def main():
         # fidelities on all generated cells (the row above subsamples to the 32 real cells)
         clu = float((np.asarray(held.reference.predict_labels(held.reference.project(g))) == a.cluster).mean())
         pha = float((score_phases(g, held.train, seed=a.seed) == a.phase).mean())
-        rows.append({"guidance": guidance, "scales": scales, "cluster_fidelity": clu,
+        rows.append({"guidance": guidance, "scales": scales or {"defaults": m.default_scales(guidance)},
+                     "cluster_fidelity": clu,
                      "phase_fidelity": pha, "rf_auroc_vs_real_combo": s["rf_auroc"],
                      "mmd2_vs_real_combo": s["mmd2"], "n_real": int(real.n_obs)})
         print(rows[-1])
