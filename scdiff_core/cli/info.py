@@ -25,8 +25,18 @@ def run(a) -> int:
           f"test {len(c['split']['test'])})")
     print(f"backbone:   {s['backbone']} ({s['backbone_parameters']:,} parameters) {c['backbone']['hparams']}")
     print(f"trained by: {c.get('command') or '(not recorded)'} in {c['training']['seconds_total'] / 60:.1f} min")
-    for col in model.conditions:
-        vals = ", ".join(f"{v} ({n})" for v, n in c["counts"][col].items())
-        print(f"condition {col}: {vals}")
-    print(f"guidance defaults: {c['guidance_defaults']}")
+    import numpy as np
+
+    for col in model.conditions:  # counts among the training cells (the stored reference), else over all cells
+        codes = model.reference.get(f"label_{col}")
+        if codes is not None:
+            n = np.bincount(np.asarray(codes, dtype=np.int64), minlength=len(model.vocab[col]))
+            vals, scope = ", ".join(f"{v} ({k})" for v, k in zip(model.vocab[col], n)), "training cells"
+        else:
+            vals, scope = ", ".join(f"{v} ({k})" for v, k in c["counts"][col].items()), "all cells"
+        print(f"condition {col} ({scope}): {vals}")
+    for mode in ("free", "classifier"):
+        print(f"guidance defaults ({mode}): "
+              + ", ".join(f"{k} {v:g}" for k, v in model.default_scales(mode).items())
+              + (" (calibrated on validation cells)" if mode in (c["guidance_defaults"].get("calibrated") or {}) else ""))
     return 0
