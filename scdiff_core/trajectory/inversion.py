@@ -106,12 +106,11 @@ def inversion_path(model, column: str, start: Endpoint, end: Endpoint, *, n_poin
 
     Parameters
     ----------
-    model
-        A loaded :class:`~scdiff_core.model.SCDiffModel`.
-    column, start, end
-        The condition column and the two ends: values of it, or sets of cells
-        (:func:`~scdiff_core.trajectory.sets.cell_set`; an unlabelled set is inverted and decoded
-        without a condition on ``column``).
+    model, column
+        The loaded :class:`~scdiff_core.model.SCDiffModel` and the condition column to move along.
+    start, end
+        Labels (values of ``column``) or sets of cells (:func:`~scdiff_core.trajectory.sets.cell_set`);
+        a set without a label is inverted and decoded without a condition on ``column``.
     n_points, cells_per_point
         λ takes ``n_points`` evenly spaced values in [0, 1]; ``cells_per_point`` pairs each.
     t_start

@@ -181,3 +181,21 @@ def draw(model, column: str, end: CellSet | str, n: int, how: str, guidance: str
         return label_vectors(model, column, end, n, how, guidance, rng, seed), None
     pick = rng.choice(len(end.vectors), size=n, replace=n > len(end.vectors))
     return torch.from_numpy(end.vectors[pick].astype(np.float32)), pick
+
+
+def read_cell_set(model, path, *, label: str | None = None, column: str | None = None) -> CellSet:
+    """A :func:`cell_set` from a file: an ``.h5ad`` / ``.h5ad.gz`` of cells, or a text file of cell ids
+    (one per line; a first ``cell_id``/``obs_names`` header and anything after a tab or comma are ignored)."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"No file at {p}. Give an .h5ad of cells or a text file of cell ids, one per line.")
+    if p.name.endswith((".h5ad", ".h5ad.gz")):
+        from ..data import load_anndata
+
+        cells, _ = load_anndata(str(p))
+    else:
+        lines = [ln.replace(",", "\t").split("\t")[0].strip() for ln in p.read_text(errors="replace").splitlines()]
+        cells = [c for c in lines if c and c not in ("cell_id", "obs_names", "")]
+    return cell_set(model, cells, label=label, column=column, name=f"{p.name} ({label or 'no label'})")
