@@ -153,7 +153,7 @@ def main():
     ap.add_argument("--checkpoint", default="checkpoints/paul15")
     ap.add_argument("--points", type=int, default=10)
     ap.add_argument("--cells", type=int, default=100)
-    ap.add_argument("--method", default="gradient", help="trajectory method (scdiff_core.trajectory.METHODS)")
+    ap.add_argument("--method", default="inversion", help="trajectory method (scdiff_core.trajectory.METHODS)")
     ap.add_argument("--t-start", type=float, help="default: the method's")
     ap.add_argument("--scale", type=float)
     ap.add_argument("--guidance", help="default: the method's")

@@ -44,6 +44,7 @@ def add_parser(sub) -> None:
                     help="inversion: pair start and end cells at random or one-to-one by similarity")
     tr.add_argument("--condition", action="append", metavar="COL=VALUE", help="hold another column fixed")
     add_sampling(tr, guidance_default=None)
+    tr.set_defaults(steps=None)  # None: the method's own number of steps
     tr.add_argument("--out", required=True, help="output .h5ad (obs['lambda'] per cell)")
     tr.set_defaults(func=run)
 

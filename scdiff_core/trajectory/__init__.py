@@ -32,7 +32,7 @@ class TrajectoryMethod:
     """A way to draw a path: ``run(model, column, start, end, **options) -> AnnData``.
 
     ``title`` names it in menus; ``description`` is one sentence a biologist understands;
-    ``default_guidance`` and ``default_t_start`` are its own defaults.
+    ``default_guidance``, ``default_t_start`` and ``default_steps`` are its own defaults.
     """
 
     name: str
@@ -41,6 +41,7 @@ class TrajectoryMethod:
     run: Callable[..., ad.AnnData]
     default_guidance: str
     default_t_start: float
+    default_steps: int = 50
 
 
 METHODS: dict[str, TrajectoryMethod] = {
@@ -57,7 +58,7 @@ METHODS: dict[str, TrajectoryMethod] = {
         gradient_interpolation, "classifier", 0.6),
 }
 
-DEFAULT_METHOD = "gradient"
+DEFAULT_METHOD = "inversion"
 
 
 def trajectory(model, column: str, start, end, *, method: str | None = None, **options) -> ad.AnnData:
@@ -73,7 +74,7 @@ def trajectory(model, column: str, start, end, *, method: str | None = None, **o
         A key of :data:`METHODS` (default :data:`DEFAULT_METHOD`).
     options
         The method's options (:func:`~.inversion.inversion_path`, :func:`~.gradient.gradient_interpolation`);
-        ``guidance`` and ``t_start`` default to the method's own.
+        ``guidance``, ``t_start`` and ``steps`` default to the method's own.
     """
     method = DEFAULT_METHOD if method is None else method
     if method not in METHODS:
@@ -83,7 +84,7 @@ def trajectory(model, column: str, start, end, *, method: str | None = None, **o
     unknown = sorted(set(options) - set(inspect.signature(m.run).parameters))
     if unknown:
         raise ScdiffError(f"The {m.title} method has no option {unknown[0]!r}.")
-    for k, default in (("guidance", m.default_guidance), ("t_start", m.default_t_start)):
+    for k, default in (("guidance", m.default_guidance), ("t_start", m.default_t_start), ("steps", m.default_steps)):
         if options.get(k) is None:
             options[k] = default
     return m.run(model, column, start, end, **options)
