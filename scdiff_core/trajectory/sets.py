@@ -79,13 +79,14 @@ def _adata_to_vectors(model, cells: ad.AnnData) -> np.ndarray:
         raise DataError(f"The cells lack {len(missing)} of the model's {len(genes)} genes (e.g. "
                         f"{', '.join(missing[:3])}); give cells over the model's genes (e.g. cells it generated).")
     X = cells.layers["counts"] if "counts" in cells.layers else cells.X
-    if detect_kind(X) == "counts":  # totals over all the file's genes, as training normalized them
+    # each cell's total over *all* its genes: recorded (prepared and generated cells), else the file's sum
+    lib = cells.obs[LIBRARY_KEY].to_numpy(np.float32) if LIBRARY_KEY in cells.obs else None
+    if detect_kind(X) == "counts":
         C = _dense(X)
-        lib = C.sum(1)
+        lib = C.sum(1) if lib is None else lib
         Xn = np.log1p(C / np.maximum(lib, 1)[:, None] * TARGET_SUM)[:, cells.var_names.get_indexer(genes)]
     else:
         Xn = _dense(cells[:, genes].X)
-        lib = cells.obs[LIBRARY_KEY].to_numpy(np.float32) if LIBRARY_KEY in cells.obs else None
     if model.diffusion_space.has_library and lib is None:
         raise DataError(f"This count model needs each cell's total counts: give raw counts (X or "
                         f"layers['counts']) or obs['{LIBRARY_KEY}'] with the log-normalized values.")
