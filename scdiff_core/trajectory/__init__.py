@@ -42,6 +42,7 @@ class TrajectoryMethod:
     default_guidance: str
     default_t_start: float
     default_steps: int = 50
+    default_scales: tuple = ()  # ((guidance, scale), …): the method's own strength; else the checkpoint's
 
 
 METHODS: dict[str, TrajectoryMethod] = {
@@ -50,7 +51,7 @@ METHODS: dict[str, TrajectoryMethod] = {
         "Real cells of both ends are traced back to the noise they would be generated from; the path walks "
         "between those two noises and lets the model generate a cell at every step, so each intermediate is a "
         "cell the model can make.",
-        inversion_path, "free", 1.0),
+        inversion_path, "free", 1.0, default_scales=(("free", 2.0),)),
     "gradient": TrajectoryMethod(
         "gradient", "Gradient Interpolation",
         "Start cells are partly blurred with noise and then re-sharpened while being pushed more and more "
@@ -74,7 +75,9 @@ def trajectory(model, column: str, start, end, *, method: str | None = None, **o
         A key of :data:`METHODS` (default :data:`DEFAULT_METHOD`).
     options
         The method's options (:func:`~.inversion.inversion_path`, :func:`~.gradient.gradient_interpolation`);
-        ``guidance``, ``t_start`` and ``steps`` default to the method's own.
+        ``guidance``, ``t_start``, ``steps`` (and, where it has one, ``scale``) default to the method's own;
+        inversion paths use classifier-free strength 2 (measured on paul15 validation cells:
+        docs/benchmarks_trajectory.md), other strengths come from the checkpoint.
     """
     method = DEFAULT_METHOD if method is None else method
     if method not in METHODS:
@@ -87,4 +90,6 @@ def trajectory(model, column: str, start, end, *, method: str | None = None, **o
     for k, default in (("guidance", m.default_guidance), ("t_start", m.default_t_start), ("steps", m.default_steps)):
         if options.get(k) is None:
             options[k] = default
+    if options.get("scale") is None and options["guidance"] in dict(m.default_scales):
+        options["scale"] = dict(m.default_scales)[options["guidance"]]
     return m.run(model, column, start, end, **options)
