@@ -1,7 +1,7 @@
-"""Gradient Interpolation on paul15: does diffusion pseudotime rise with λ, and do the
-intermediates look like real intermediate cells?
+"""Trajectories on paul15 (any method of scdiff_core.trajectory.METHODS): does diffusion
+pseudotime rise with λ, and do the intermediates look like real intermediate cells?
 
-    python benchmarks/trajectory.py --checkpoint checkpoints/paul15
+    python benchmarks/trajectory.py --checkpoint checkpoints/paul15 --method inversion --split val
 
 Pseudotime: scanpy's diffusion pseudotime (dpt) on the checkpoint's *training* cells, rooted at
 the training cell nearest to ``uns['iroot']``'s cell (or the most immature 7MEP cell if it was
@@ -58,18 +58,41 @@ def pseudotime_reference(held, seed=0):
     return pt, place
 
 
+def run_path(model, key, start, end, args, seed=0):
+    """The benchmarked trajectory, and its seconds (the median of ``args.repeats`` runs)."""
+    opts = dict(method=args.method, n_points=args.points, cells_per_point=args.cells, t_start=args.t_start,
+                scale=args.scale, guidance=args.guidance, steps=args.steps, seed=seed)
+    if args.method == "inversion":
+        opts.update(refine=args.refine, pairing=args.pairing)
+    secs = []
+    for _ in range(max(1, args.repeats)):
+        t0 = time.perf_counter()
+        traj = model.trajectory(key, start, end, **opts)
+        secs.append(time.perf_counter() - t0)
+    return traj, float(sorted(secs)[len(secs) // 2])
+
+
+def single_label_realism(model, held, real_pool, label, args, seed=0):
+    """The per-λ realism figure of plain generated cells of one label (the target's yardstick)."""
+    import numpy as np
+
+    from scdiff_core.metrics.trajectory import per_lambda_realism
+
+    gen = model.generate({held.label_key: label}, args.cells, seed=seed)
+    r = per_lambda_realism(held.reference.project(gen), np.zeros(gen.n_obs), real_pool, seed=seed)
+    return r[0]["rf_auroc"]
+
+
 def evaluate_path(model, held, place, label, start, end, order, inter, args, seed=0):
     import anndata as ad
     import numpy as np
     from scipy.stats import spearmanr
 
     from scdiff_core.metrics import rf_auroc
+    from scdiff_core.metrics.trajectory import per_lambda_realism
 
     key = held.label_key
-    t0 = time.perf_counter()
-    traj = model.trajectory(key, start, end, n_points=args.points, cells_per_point=args.cells, t_start=args.t_start,
-                            scale=args.scale, guidance=args.guidance, seed=seed)
-    secs = time.perf_counter() - t0
+    traj, secs = run_path(model, key, start, end, args, seed)
     lam = traj.obs["lambda"].to_numpy()
     pt = place(traj)
     lams = np.unique(lam)
@@ -82,24 +105,33 @@ def evaluate_path(model, held, place, label, start, end, order, inter, args, see
     rpt = place(real[keep])
     rl = np.array([order.index(x) / (len(order) - 1) for x in lab[keep]])
     rho_real = float(spearmanr(rl, rpt)[0])
-    # intermediates against real intermediate cells: held-out *test* cells of the intermediate clusters
-    # (neither the model nor the PCA saw them); the control row compares the *validation* cells of those
-    # clusters with the same test cells (training cells would not do: the PCA was fitted on them)
+    # intermediates against real intermediate cells of the measured split (--split: validation cells for
+    # choices, test cells for the final table); the control row compares the other held-out split's
+    # cells of those clusters with the same cells (neither the model nor the PCA saw either)
     rng = np.random.default_rng(seed)
     mid = (lam > 0.2) & (lam < 0.8)
+    meas, other = (held.val, held.test) if args.split == "val" else (held.test, held.val)
 
     def inter_of(a):
         return a[np.isin(a.obs[key].astype(str).to_numpy(), inter)]
 
-    Xr = held.reference.project(inter_of(held.test))
+    Xr = held.reference.project(inter_of(meas))
     Xg = held.reference.project(traj[mid])
-    Xv = held.reference.project(inter_of(held.val))
+    Xv = held.reference.project(inter_of(other))
 
     def auc(A, B):
         n = min(len(A), len(B))
         return rf_auroc(A[rng.choice(len(A), n, replace=False)], B[rng.choice(len(B), n, replace=False)], seed)
 
-    auc_mid, auc_ctrl = auc(Xr, Xg), auc(Xr, Xv)
+    row = {"path": label, "seconds": secs, "lambdas": lams.tolist(), "mean_pseudotime": means,
+           "strictly_increasing": bool(np.all(np.diff(means) > 0)), "spearman_cells": rho,
+           "rf_auroc_intermediates": auc(Xr, Xg), "n_real_intermediates": int(len(Xr))}
+    if not getattr(args, "full", True):  # sweeps: the figures that change with the settings only
+        return row
+    auc_ctrl = auc(Xr, Xv)
+    pool = held.reference.project(meas)
+    per_lam = per_lambda_realism(held.reference.project(traj), lam, pool, seed=seed)
+    single = [single_label_realism(model, held, pool, v, args, seed) for v in (start, end)]
     # linear blend of real start and end cells (training cells), same λ grid
     A = np.asarray(held.train[held.train.obs[key].astype(str) == start].X)
     B = np.asarray(held.train[held.train.obs[key].astype(str) == end].X)
@@ -110,10 +142,9 @@ def evaluate_path(model, held, place, label, start, end, order, inter, args, see
     bpt = place(bad)
     bmid = (blam > 0.2) & (blam < 0.8)
     auc_blend = auc(Xr, held.reference.project(bad[bmid]))
-    return {"path": label, "seconds": secs, "lambdas": lams.tolist(), "mean_pseudotime": means,
-            "strictly_increasing": bool(np.all(np.diff(means) > 0)), "spearman_cells": rho,
-            "spearman_real_ordered": rho_real, "rf_auroc_intermediates": auc_mid,
-            "rf_auroc_intermediates_control": auc_ctrl, "n_real_intermediates": int(len(Xr)),
+    return {**row, "spearman_real_ordered": rho_real, "rf_auroc_intermediates_control": auc_ctrl,
+            "per_lambda_rf_auroc_nearest": [r["rf_auroc"] for r in per_lam],
+            "single_label_rf_auroc_nearest": single,
             "blend_spearman": float(spearmanr(blam, bpt)[0]), "blend_rf_auroc_intermediates": auc_blend}
 
 
@@ -122,12 +153,23 @@ def main():
     ap.add_argument("--checkpoint", default="checkpoints/paul15")
     ap.add_argument("--points", type=int, default=10)
     ap.add_argument("--cells", type=int, default=100)
-    ap.add_argument("--t-start", type=float, default=0.6)
+    ap.add_argument("--method", default="inversion", help="trajectory method (scdiff_core.trajectory.METHODS)")
+    ap.add_argument("--t-start", type=float, help="default: the method's")
     ap.add_argument("--scale", type=float)
-    ap.add_argument("--guidance", default="classifier")
+    ap.add_argument("--guidance", help="default: the method's")
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--refine", type=int, default=0, help="inversion: fixed-point refinements per step")
+    ap.add_argument("--pairing", default="random", help="inversion: random or matched")
+    ap.add_argument("--split", default="val", choices=["val", "test"],
+                    help="real cells measured against: val for choices, test for the final table")
+    ap.add_argument("--repeats", type=int, default=1, help="timing: median of this many runs")
     ap.add_argument("--name", default=None)
     a = ap.parse_args()
     set_threads(2)
+    from scdiff_core.trajectory import METHODS
+
+    a.guidance = a.guidance or METHODS[a.method].default_guidance
+    a.t_start = a.t_start if a.t_start is not None else METHODS[a.method].default_t_start
     from scdiff_core.evaluation import HeldOut
     from scdiff_core.model import SCDiffModel
 
@@ -137,7 +179,7 @@ def main():
     rows = [evaluate_path(model, held, place, k, *v, a) for k, v in PATHS.items()]
     for r in rows:
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k != "lambdas"})
-    save_json(a.name or f"trajectory_{Path(a.checkpoint).name}_{a.guidance}",
+    save_json(a.name or f"trajectory_{Path(a.checkpoint).name}_{a.method}_{a.guidance}_{a.split}",
               {"checkpoint": a.checkpoint, "args": vars(a), "paths": rows, "machine": machine()})
 
 

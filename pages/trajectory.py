@@ -1,4 +1,5 @@
-"""Trajectory page: Gradient Interpolation between two values of a condition column, shown in UMAP."""
+"""Trajectory page: a path between two values of a condition column (inversion path or Gradient
+Interpolation, read from the library's registry), shown in UMAP."""
 from scdiff_app.navigation import require_frame
 
 require_frame()  # first: on a fresh server Streamlit may have started this script on its own
@@ -8,6 +9,7 @@ import streamlit as st  # noqa: E402
 from scdiff_core.common import ANY  # noqa: E402
 from scdiff_core.guidance import GUIDANCE  # noqa: E402
 from scdiff_core.summaries import gene_trends  # noqa: E402
+from scdiff_core.trajectory import DEFAULT_METHOD, METHODS  # noqa: E402
 
 from scdiff_app.bundle import require_model  # noqa: E402
 from scdiff_app.downloads import download_buttons  # noqa: E402
@@ -44,14 +46,19 @@ def controls() -> None:
         with st.expander("Hold other columns fixed"):
             for c in others:
                 st.selectbox(c, [ANY] + b.vocab[c], key=f"t_{kh}_fix_{col}_{c}")
+    names = sorted(METHODS, key=lambda k: k != DEFAULT_METHOD)
+    method = st.radio("Method", names, key=f"t_{kh}_method", format_func=lambda k: METHODS[k].title,
+                      captions=[METHODS[k].description for k in names])
     c1, c2 = st.columns(2)
     n_points = c1.number_input("Points (λ values)", 2, 50, 10, 1, key=f"t_{kh}_points")
     per_point = c2.number_input("Cells per point", 1, 1000, 100, 10, key=f"t_{kh}_cpp")
-    st.slider("t_start: how far the start cells are noised", 0.05, 1.0, 0.6, 0.05, key=f"t_{kh}_tstart",
-              help="Fraction of the noise schedule the start cells go back to before being denoised "
-                   "towards the end state: lower keeps more of each start cell, 1.0 keeps nothing.")
-    mode = st.radio("Guidance", sorted(GUIDANCE, key=lambda k: k != "classifier"), horizontal=True,
-                    key=f"t_{kh}_mode", format_func=lambda x: {"free": "classifier-free"}.get(x, x),
+    st.slider("t_start: how far the start cells are noised", 0.05, 1.0, METHODS[method].default_t_start, 0.05,
+              key=f"t_{kh}_tstart_{method}",
+              help="Fraction of the noise schedule the cells go back to before being denoised towards the end "
+                   "state: lower keeps more of each start cell, 1.0 keeps nothing (inversion paths trace the "
+                   "cells back exactly, so 1.0 suits them).")
+    mode = st.radio("Guidance", sorted(GUIDANCE, key=lambda k: k != METHODS[method].default_guidance),
+                    horizontal=True, key=f"t_{kh}_mode_{method}", format_func=lambda x: {"free": "classifier-free"}.get(x, x),
                     help="  \n".join(f"**{k}**: {g.description}" for k, g in GUIDANCE.items()))
     st.slider("Guidance strength", 0.0, 15.0, float(defaults["trajectory_" + mode]), 0.25,
               key=f"t_{kh}_scale_{mode}", help=f"Checkpoint default {defaults['trajectory_' + mode]}.")
@@ -69,12 +76,14 @@ def _settings() -> dict:
     ss = st.session_state
     col = ss.get(f"t_{kh}_col", m.conditions[0])
     vocab = b.vocab[col]
-    mode = ss.get(f"t_{kh}_mode", "classifier")
+    method = ss.get(f"t_{kh}_method", DEFAULT_METHOD)
+    mode = ss.get(f"t_{kh}_mode_{method}", METHODS[method].default_guidance)
     return {"column": col, "start": ss.get(f"t_{kh}_start_{col}", vocab[0]),
             "end": ss.get(f"t_{kh}_end_{col}", vocab[min(1, len(vocab) - 1)]),
             "fixed": {c: ss.get(f"t_{kh}_fix_{col}_{c}", ANY) for c in m.conditions if c != col},
             "n_points": int(ss.get(f"t_{kh}_points", 10)), "cells_per_point": int(ss.get(f"t_{kh}_cpp", 100)),
-            "t_start": float(ss.get(f"t_{kh}_tstart", 0.6)), "guidance": mode,
+            "t_start": float(ss.get(f"t_{kh}_tstart_{method}", METHODS[method].default_t_start)), "guidance": mode,
+            "method": method,
             "scale": float(ss.get(f"t_{kh}_scale_{mode}", defaults["trajectory_" + mode])),
             "start_cells": ss.get(f"t_{kh}_sc", "reference"), "steps": int(ss.get(f"t_{kh}_steps", 50)),
             "seed": int(ss.get(f"t_{kh}_seed", 0))}
@@ -90,7 +99,7 @@ def run_clicked() -> None:
         return
     prog = Progress(f"Trajectory {start} → {end}")
     ok, a = run_safely("The trajectory", lambda: m.trajectory(
-        p["column"], start, end, n_points=n_points, cells_per_point=per_point, t_start=p["t_start"],
+        p["column"], start, end, method=p["method"], n_points=n_points, cells_per_point=per_point, t_start=p["t_start"],
         scale=p["scale"], guidance=p["guidance"], start_cells=p["start_cells"], steps=p["steps"],
         fixed=p["fixed"], seed=p["seed"], progress=prog))
     prog.done()
@@ -117,9 +126,8 @@ def genes_view(rec: dict) -> None:
 def results_view() -> None:
     recs = results_for(b, ("trajectory",))
     if not recs:
-        st.info("Choose two states and press **Run trajectory**. Start cells of the first state are noised to "
-                "t_start and denoised under guidance interpolated from start (λ=0) to end (λ=1); the same "
-                "start cells and noise are used for every λ, so the path is continuous.")
+        st.info("Choose two states and a method, and press **Run trajectory**: cells are generated for λ from "
+                "0 (start) to 1 (end), the same cells and noise for every λ, so the path is continuous.")
         fig = umap_figure(b, [], m.conditions[0])
         st.plotly_chart(fig, key="traj_umap", config=NO_LOGO)
         return

@@ -261,14 +261,15 @@ class SCDiffModel:
                            for cond, n in checked]}
         return self._to_anndata(cells, obs, prov, kind="generate")
 
-    def trajectory(self, column: str, start: str, end: str, **kwargs) -> ad.AnnData:
-        """A continuous path of cells from state ``start`` to ``end`` of ``column``.
+    def trajectory(self, column: str, start, end, *, method: str | None = None, **kwargs) -> ad.AnnData:
+        """A continuous path of cells from ``start`` to ``end`` (values of ``column``, or sets of cells).
 
-        See :func:`scdiff_core.trajectory.gradient_interpolation` for the method and its options.
+        ``method``: a key of :data:`scdiff_core.trajectory.METHODS`; see
+        :func:`scdiff_core.trajectory.trajectory` for the methods and their options.
         """
-        from .trajectory import gradient_interpolation
+        from .trajectory import trajectory
 
-        return gradient_interpolation(self, column, start, end, **kwargs)
+        return trajectory(self, column, start, end, method=method, **kwargs)
 
     # ------------------------------------------------------------------ output
     @property

@@ -70,7 +70,7 @@ def test_guidance_moves_cells_towards_requested_type(tiny_model):
 
 
 def test_trajectory(tiny_model):
-    tr = tiny_model.trajectory("cell_type", "A", "B", n_points=5, cells_per_point=12, seed=0)
+    tr = tiny_model.trajectory("cell_type", "A", "B", method="gradient", n_points=5, cells_per_point=12, seed=0)
     assert tr.n_obs == 60
     assert np.allclose(sorted(tr.obs["lambda"].unique()), np.linspace(0, 1, 5))
     assert tr.uns["scdiff"]["t_start"] == 0.6

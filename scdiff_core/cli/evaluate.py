@@ -1,4 +1,5 @@
-"""``scdiff evaluate``: generated cells against the checkpoint's held-out real cells."""
+"""``scdiff evaluate``: generated cells against the checkpoint's held-out real cells; for a trajectory
+file (``uns['scdiff']['kind'] == 'trajectory'``) per-λ realism, pseudotime order and time-course placement."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,10 @@ def add_parser(sub) -> None:
     ev.add_argument("--generated", required=True, help=".h5ad from scdiff generate")
     ev.add_argument("--data", help="where the training data is, if not where the checkpoint recorded it")
     ev.add_argument("--label-key", help="obs column to compare per label (default: the first condition)")
+    ev.add_argument("--time-key", help="trajectory files: obs column of the real data with time points, to place "
+                                       "held-out cells of each time point on the path")
+    ev.add_argument("--time-order", help="trajectory files: the time points in their true order, comma-separated "
+                                         "(default: numeric order)")
     ev.add_argument("--seed", type=int, default=0)
     add_threads(ev)
     ev.add_argument("--out", help="write the report as JSON")
@@ -42,6 +47,8 @@ def run(a) -> int:
         raise ScdiffError(f"{p} could not be read as .h5ad ({type(e).__name__}). Pass a file written by "
                           f"`scdiff generate`.") from e
     held = HeldOut(model, data=a.data)
+    if str(dict(gen.uns.get("scdiff", {})).get("kind", "")) == "trajectory":
+        return run_trajectory(a, model, held, gen)
     report = held.evaluate(gen, label_key=a.label_key, seed=a.seed)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(report.table.round(4).to_string(index=False))
@@ -51,5 +58,52 @@ def run(a) -> int:
         from ..checkpoint import write_json_atomic
 
         write_json_atomic(a.out, report.to_dict())
+        print(f"wrote {a.out}")
+    return 0
+
+def _fmt(x) -> str:
+    return "–" if x is None or x != x else f"{x:.3f}"
+
+
+def run_trajectory(a, model, held, traj) -> int:
+    """Print (and with ``--out`` write) :func:`~scdiff_core.metrics.trajectory.evaluate_trajectory`."""
+    import anndata as ad
+
+    from ..common import to_jsonable
+    from ..errors import ScdiffError
+    from ..metrics.trajectory import evaluate_trajectory
+
+    real = ad.concat([held.val, held.test])
+    if a.time_key and a.time_key not in real.obs:
+        raise ScdiffError(f"The real cells have no {a.time_key!r} column; pass --time-key with a column of the "
+                          f"training data ({', '.join(map(str, real.obs.columns))}).")
+    order = [t.strip() for t in a.time_order.split(",")] if a.time_order else None
+    if order and a.time_key:
+        have = set(real.obs[a.time_key].astype(str))
+        bad = [t for t in order if t not in have]
+        if bad:
+            raise ScdiffError(f"--time-order names {bad[0]!r}, which is not a value of {a.time_key!r}.")
+    try:
+        r = evaluate_trajectory(traj, held.reference, held.train, real, time_key=a.time_key, time_order=order,
+                                seed=a.seed)
+    except ValueError as e:
+        raise ScdiffError(f"The trajectory could not be evaluated: {e}.") from None
+    po = r["pseudotime"]
+    print("λ       RF AUROC vs nearest real cells   mean pseudotime")
+    for q, pt in zip(r["realism"], po["mean_pseudotime"]):
+        print(f"{q['lambda']:<7.3f} {_fmt(q['rf_auroc']):<32} {_fmt(pt)}")
+    print(f"per-λ mean pseudotime strictly rising: {'yes' if po['strictly_increasing'] else 'no'}; "
+          f"Spearman(λ, pseudotime) over cells: {_fmt(po['spearman_cells'])} (root: {r['pseudotime_root']})")
+    if "time_course" in r:
+        tc = r["time_course"]
+        print("time point  cells  mean λ")
+        for t, n, m in zip(tc["order"], tc["n"], tc["mean_lambda"]):
+            print(f"{t:<11} {n:<6} {_fmt(m)}")
+        print(f"placed order: {' < '.join(tc['placed_order'])}; in true order: {'yes' if tc['in_order'] else 'no'}; "
+              f"Spearman over cells: {_fmt(tc['spearman_cells'])}")
+    if a.out:
+        from ..checkpoint import write_json_atomic
+
+        write_json_atomic(a.out, to_jsonable(r))
         print(f"wrote {a.out}")
     return 0
