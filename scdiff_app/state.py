@@ -11,7 +11,7 @@ import streamlit as st
 
 #: Keys of the widgets whose values are kept: the Generate (``g_``) and Trajectory (``t_``) controls,
 #: the sets shown, the Evaluate choices, the model card picked and the training form.
-PERSIST = re.compile(r"^(g_|t_|gen_show_|ev_src$|ev_per_label$|ev_[0-9a-f]{6}_set$|mc_pick$"
+PERSIST = re.compile(r"^(g_|t_|gen_show_|ev_src$|ev_per_label$|ev_only$|ev_[0-9a-f]{6}_set$|mc_pick$"
                      r"|tr_(conds|name|preset|threads)$)")
 
 
