@@ -93,7 +93,7 @@ def sampling_controls(req: dict) -> None:
                      "only by those settings. On: each run gets the next seed (recorded with the set).")
 
 @st.fragment
-def controls() -> None:
+def gen_controls() -> None:  # a name of its own: fragment ids derive from it
     sampling_controls(condition_controls())
     write(URL_FIELDS)
 
@@ -251,7 +251,7 @@ def results_view() -> None:
     sets_table(recs_all, fid)
 
 with ctrl:
-    controls()
+    gen_controls()
     if st.button("Generate", type="primary", key="gen_go", icon=":material/play_arrow:", width="stretch"):
         generate_clicked()
 with view:

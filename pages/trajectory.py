@@ -49,7 +49,7 @@ restore("trajectory_col", url_fields()[:2])
 restore("trajectory", url_fields()[2:])
 
 @st.fragment
-def controls() -> None:
+def traj_controls() -> None:  # a name of its own: fragment ids derive from it
     col = st.selectbox("Column to move along", m.conditions, key=f"t_{kh}_col")
     vocab = b.vocab[col]
     if len(vocab) < 2:
@@ -161,7 +161,7 @@ def results_view() -> None:
     download_buttons(rec, "traj")
 
 with ctrl:
-    controls()
+    traj_controls()
     if st.button("Run trajectory", type="primary", key="traj_go", icon=":material/play_arrow:", width="stretch"):
         run_clicked()
 with view:
