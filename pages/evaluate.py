@@ -10,7 +10,8 @@ import streamlit as st  # noqa: E402
 
 from scdiff_core.common import ANY  # noqa: E402
 
-from scdiff_app.bundle import held_out, require_model  # noqa: E402
+from scdiff_app.bundle import require_model  # noqa: E402
+from scdiff_app.evalrun import headline_caption, headline_scope, run_evaluation  # noqa: E402
 from scdiff_app.downloads import safe_filename  # noqa: E402
 from scdiff_app.feedback import run_safely  # noqa: E402
 from scdiff_app.figures.evaluation import METRIC_HELP, evaluation_figure  # noqa: E402
@@ -83,39 +84,37 @@ def uploaded_set() -> dict | None:
     return new
 
 def evaluate_controls(rec: dict):
-    """The per-label switch and the Evaluate button; returns the report to show (new or earlier), or None."""
-    per_label = st.toggle(f"Per {label_key} rows", value=True, key="ev_per_label",
-                          help="One row per label with test cells (slower: a random forest per label).")
+    """The scope switches and the Evaluate button; returns the report to show (new or earlier), or None."""
+    c1, c2 = st.columns(2)
+    only = c1.toggle(f"Only the {label_key} values asked for (fast)", value=True, key="ev_only",
+                     help=f"Compare with the test and control cells of the set's own {label_key} values only: "
+                          f"one row per value asked for. Off: every {label_key} with test cells gets a row.")
+    per_label = c2.toggle(f"Per {label_key} rows", value=True, key="ev_per_label",
+                          help="One row per label with test cells (a random forest per label).")
+    sig = (only, per_label)
     if st.button("Evaluate", type="primary", key="ev_go", icon=":material/fact_check:"):
-        def _run():
-            with st.spinner("Loading the held-out real cells (once per server)…"):
-                ho, lock = held_out(b)
-            with st.spinner("Computing metrics (random forests; up to a minute on 2 cores)…"), lock:
-                return ho.evaluate(rec["adata"], per_label=per_label)
-
-        ok, rep = run_safely("Evaluation", _run)
+        ok, rep = run_safely("Evaluation", lambda: run_evaluation(b, rec["adata"], only, per_label))
         if ok:
-            rec.setdefault("reports", {})[per_label] = rep
+            rec.setdefault("reports", {})[sig] = rep
     reports = rec.get("reports") or {}
-    return reports.get(per_label) or next(iter(reports.values()), None)
+    return reports.get(sig) or next(iter(reports.values()), None)
 
 def _value(df, k):
     return float(df[k].iloc[0]) if len(df) and k in df and np.isfinite(df[k].iloc[0]) else None
 
 def report_view(rec: dict, rep) -> None:
     t = rep.table
-    g = t[(t["set"] == "generated") & (t["scope"] == "all")]
-    c = t[(t["set"] == "control") & (t["scope"] == "all")]
-    for box, (k, label) in zip(st.columns(4), HEADLINE):
+    scope, phase = headline_scope(rec["adata"], t, label_key, m.conditions)
+    g = t[(t["set"] == "generated") & (t["scope"] == scope)]
+    c = t[(t["set"] == "control") & (t["scope"] == scope)]
+    cards = HEADLINE + ([("phase_fidelity", f"Phase fidelity ({phase})")] if phase else [])
+    for box, (k, label) in zip(st.columns(len(cards)), cards):
         gv, cv = _value(g, k), _value(c, k)
         box.metric(label, "–" if gv is None else f"{gv:.3f}",
                    delta=None if cv is None else f"control {cv:.3f}", delta_color="off", delta_arrow="off",
-                   help=METRIC_HELP[k])
+                   help=METRIC_HELP.get(k, "Share of generated cells whose scored cell-cycle phase is the one asked for."))
+    st.caption(headline_caption(scope, phase, label_key, int(g["n"].iloc[0]) if len(g) and "n" in g else None))
     st.plotly_chart(evaluation_figure(t), key="ev_fig", config=NO_LOGO)
-    asked = rec["adata"].obs[label_key].astype(str) if label_key in rec["adata"].obs else None
-    if asked is not None and asked[asked != ANY].nunique() == 1:
-        st.caption(f"This set holds one {label_key} value, so its **all** row compares it with test cells of every "
-                   f"label and is expected to look poor; read its own label's row.")
     st.caption("Bars: generated cells (green = close to real, red = far). Grey diamonds: the control row "
                "(real held-out cells vs test), i.e. what real data scores. RF AUROC 0.5 means a random "
                "forest cannot tell generated from real; 1.0 means it always can.")

@@ -3,6 +3,7 @@ from scdiff_app.navigation import require_frame
 
 require_frame()  # first: on a fresh server Streamlit may have started this script on its own
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
@@ -15,11 +16,15 @@ from scdiff_core.summaries import label_agreement, matching_cells, top_variable_
 from scdiff_app.bundle import held_out, require_model  # noqa: E402
 from scdiff_app.downloads import download_buttons  # noqa: E402
 from scdiff_app.feedback import Progress, run_safely  # noqa: E402
+from scdiff_app.layout import page_columns  # noqa: E402
 from scdiff_app.figures.expression import expression_figure  # noqa: E402
 from scdiff_app.figures.style import NO_LOGO, set_color  # noqa: E402
-from scdiff_app.figures.umap import JOINT_HINT, JOINT_NOTE, PROJECTION_NOTE, joint_embedding, umap_figure  # noqa: E402
-from scdiff_app.results import add_result, make_record, next_number, request_label, results, results_for  # noqa: E402
+from scdiff_app.figures.umap import (GENE_OPTION, JOINT_HINT, JOINT_NOTE, PROJECTION_NOTE, gene_figure,  # noqa: E402
+                                     joint_embedding, umap_figure)
+from scdiff_app.results import add_result, make_record, next_number, results, results_for, set_name  # noqa: E402
 from scdiff_app.settings import MAX_APP_CELLS  # noqa: E402
+from scdiff_app.trust import combinations_expander, status_message, status_of, verdict_view  # noqa: E402
+from scdiff_app.urlstate import Field, restore, write  # noqa: E402
 
 st.title("Generate cells")
 b = require_model()
@@ -30,7 +35,16 @@ calibrated = bool(calibrated_defaults(m.config))
 if not b.has_map:
     st.warning("This checkpoint holds no reference map, so cells cannot be placed in a UMAP. Re-train it.")
 
-ctrl, view = st.columns([1, 2.3], gap="medium")
+ctrl, view = page_columns()
+URL_FIELDS = (  # the settings a link carries (scdiff_app/urlstate.py)
+    [Field(c, f"g_{kh}_{c}", str, [ANY] + b.vocab[c]) for c in m.conditions]
+    + [Field("mode", f"g_{kh}_mode", str, list(GUIDANCE)), Field("sampler", f"g_{kh}_sampler", str, list(SAMPLERS))]
+    + [Field(f"s_{g}_{c}", f"g_{kh}_s_{g}_{c}", float, lo=0.0, hi=10.0) for g in GUIDANCE for c in m.conditions]
+    + [Field("steps", f"g_{kh}_steps", int, lo=1, hi=1000), Field("eta", f"g_{kh}_eta", float, lo=0.0, hi=1.0),
+       Field("n", f"g_{kh}_n", int, lo=1, hi=MAX_APP_CELLS), Field("seed", f"g_{kh}_seed", int, lo=0, hi=2**31 - 1),
+       Field("color", f"g_{kh}_color", str, list(m.conditions) + [GENE_OPTION]),
+       Field("gene", f"g_{kh}_cgene", str, list(m.genes))])
+restore("generate", URL_FIELDS)
 
 def _request() -> dict:
     return {c: st.session_state.get(f"g_{kh}_{c}", ANY) for c in m.conditions}
@@ -45,15 +59,8 @@ def condition_controls() -> dict:
             counts = m.config.get("counts", {}).get(col, {})
             st.session_state[key] = max(counts, key=counts.get) if counts else ANY
         req[col] = st.selectbox(col, [ANY] + b.vocab[col], key=key)
-    asked = {c: v for c, v in req.items() if v != ANY}
-    if not asked:
-        st.caption("No condition chosen: cells from the whole learnt distribution.")
-    elif m.is_seen(req):
-        n = b.training_count(req)
-        st.success(f"Seen combination: {n:,} training cells have it.", icon=":material/check_circle:")
-    else:
-        st.warning("**Unseen combination**: no training cell has it. The model composes the conditions; "
-                   "check the predicted labels below.", icon=":material/new_releases:")
+    status_message(b, req)
+    combinations_expander(b)
     return req
 
 def sampling_controls(req: dict) -> None:
@@ -86,8 +93,9 @@ def sampling_controls(req: dict) -> None:
                      "only by those settings. On: each run gets the next seed (recorded with the set).")
 
 @st.fragment
-def controls() -> None:
+def gen_controls() -> None:  # a name of its own: fragment ids derive from it
     sampling_controls(condition_controls())
+    write(URL_FIELDS)
 
 def generate_clicked() -> None:
     """Generate with the settings held by the widgets (the button is outside the controls fragment, so the
@@ -104,10 +112,10 @@ def generate_clicked() -> None:
         req, n_cells, guidance=mode, scales=scales, sampler=sampler, steps=steps, eta=eta, seed=seed, progress=prog))
     prog.done()
     if ok:
+        params = {"request": req, "guidance": mode, "scales": scales, "sampler": sampler, "steps": steps,
+                  "seed": seed, "seen": bool(m.is_seen(req)), "training_cells": b.training_count(req)}
         ok, rec = run_safely("Placing the cells on the map", lambda: make_record(
-            b, a, "generate", f"#{next_number('gen')} {request_label(req)} ({a.n_obs})",
-            {"request": req, "guidance": mode, "scales": scales, "sampler": sampler, "steps": steps,
-             "seed": seed, "seen": bool(m.is_seen(req))}))
+            b, a, "generate", set_name(next_number("gen"), params, a.n_obs), params))
     if ok:
         add_result(rec)
         shown = [i for i in ss.get(f"gen_show_{kh}", []) if i in results()]
@@ -126,7 +134,8 @@ def map_view(by_id: dict) -> list[dict]:
     sk = f"gen_show_{kh}"
     st.session_state[sk] = [i for i in st.session_state.get(sk, []) if i in by_id]
     o1, o2, o3 = st.columns([1, 2, 1.3])
-    color_by = o1.selectbox("Colour training cells by", m.conditions, key=f"g_{kh}_color")
+    color_by = o1.selectbox("Colour training cells by", m.conditions + [GENE_OPTION], key=f"g_{kh}_color")
+    gene = o1.selectbox("Gene", m.genes, key=f"g_{kh}_cgene") if color_by == GENE_OPTION else None
     shown = o2.multiselect("Generated sets shown", list(by_id), key=sk, format_func=lambda i: by_id[i]["name"],
                            placeholder="none yet: press Generate")
     view_mode = o3.radio("Map", ["projection", "joint"], horizontal=True, key=f"g_{kh}_view",
@@ -141,9 +150,21 @@ def map_view(by_id: dict) -> list[dict]:
                 ok, joint = run_safely("Joint re-embedding", lambda: joint_embedding(b, recs))
         else:
             st.info("Joint re-embedding refits UMAP on training and generated cells: generate a set first.")
-    st.plotly_chart(umap_figure(b, recs, color_by, joint), key="gen_umap", config=NO_LOGO)
+    write(URL_FIELDS)  # the colour picked
+    fig = gene_map(recs, gene, joint) if gene else None
+    st.plotly_chart(fig or umap_figure(b, recs, None if gene else color_by, joint), key="gen_umap", config=NO_LOGO)
     st.caption(JOINT_NOTE if joint else PROJECTION_NOTE + JOINT_HINT)
     return recs
+
+def gene_map(recs: list[dict], gene: str, joint):
+    """The map coloured by a gene (training cells' expression from the checkpoint's dataset), or None."""
+    with st.spinner("Reading the training cells' expression (once per server)…"):
+        ok, ho = run_safely("Loading the training cells", lambda: held_out(b))
+    if not ok:
+        return None
+    col = ho[0].train[:, gene].X
+    vals = np.asarray(col.toarray() if hasattr(col, "toarray") else col).ravel()
+    return gene_figure(b, recs, gene, vals, joint)
 
 def summary_view(rec: dict) -> None:
     """Headline numbers of a set and its predicted labels against the requested ones."""
@@ -152,12 +173,15 @@ def summary_view(rec: dict) -> None:
     k1.metric("Cells made", f"{a.n_obs:,}")
     k2.metric("Seconds", f"{rec['seconds']:.1f}" if rec["seconds"] else "–")
     if rec["kind"] == "generate":
-        k3.metric("Combination", "seen" if p.get("seen") else "unseen")
+        k3.metric("Combination", status_of(b, p["request"])[0],
+                  help=f"seen: 10 or more training cells; rare: 1–9; unseen: none ({b.training_count(p['request'])} here)")
         k4.metric("Guidance", {"free": "free", "classifier": "classifier"}[p["guidance"]],
                   help="free = classifier-free guidance; classifier = noise-aware classifiers' gradients")
     else:
         k3.metric("Source", "uploaded")
-    st.dataframe(label_agreement(a, m.conditions), hide_index=True, width="stretch",
+    agreement = label_agreement(a, m.conditions)
+    verdict_view(b, rec, agreement)
+    st.dataframe(agreement, hide_index=True, width="stretch",
                  column_config={"predicted = requested": st.column_config.ProgressColumn(
                      format="percent", min_value=0.0, max_value=1.0)})
     st.caption("Predicted labels: a logistic regression on the training cells' principal components, "
@@ -196,7 +220,11 @@ def expression_view(rec: dict, recs: list[dict], fid: str) -> None:
 def sets_table(recs_all: list[dict], fid: str) -> None:
     with st.expander(f"All sets of this session ({len(recs_all)})"):
         rows = [{"set": r["name"], "cells": r["adata"].n_obs, "made": r["created"],
-                 "guidance": r["params"].get("guidance", "–"), "seconds": round(r["seconds"], 2)}
+                 "guidance": r["params"].get("guidance", "–"),
+                 "strengths": ", ".join(f"{c} {float(w):g}" for c, w in r["params"].get("scales", {}).items()
+                                        if r["params"].get("request", {}).get(c, ANY) != ANY) or "–",
+                 "sampler": f"{r['params']['sampler']} × {r['params']['steps']}" if "sampler" in r["params"] else "–",
+                 "seed": str(r["params"].get("seed", "–")), "seconds": round(r["seconds"], 2)}
                 for r in recs_all]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
         if st.button("Remove the selected summary set", key="gen_remove"):
@@ -223,7 +251,7 @@ def results_view() -> None:
     sets_table(recs_all, fid)
 
 with ctrl:
-    controls()
+    gen_controls()
     if st.button("Generate", type="primary", key="gen_go", icon=":material/play_arrow:", width="stretch"):
         generate_clicked()
 with view:

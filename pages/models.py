@@ -19,7 +19,7 @@ from scdiff_app.figures.models import counts_figure, training_curves_figure  # n
 from scdiff_app.figures.style import NO_LOGO  # noqa: E402
 from scdiff_app.jobs import cancel_job, list_jobs, remove_job, start_training  # noqa: E402
 from scdiff_app.settings import user_root  # noqa: E402
-from scdiff_app.uploads import save_training_upload  # noqa: E402
+from scdiff_app.uploads import plain_error, save_training_upload  # noqa: E402
 
 PRESETS = {
     "quick": (["--ae-epochs", "60", "--diffusion-iters", "1500", "--classifier-iters", "400"],
@@ -126,10 +126,15 @@ def training_upload() -> dict | None:
 def training_form(info: dict) -> None:
     st.success(f"{info['n_obs']:,} cells × {info['n_vars']:,} genes; values: {info['kind']}"
                f"{' (from .raw, since .X looks scaled)' if info['use_raw'] else ''}.")
-    options = list(info["columns"]) + ([] if info["has_phase"] else ["phase"])
+    scorable = info.get("phase_scorable", True)
+    options = list(info["columns"]) + ([] if info["has_phase"] or not scorable else ["phase"])
     conds = st.multiselect("Condition columns", options, default=options[:1], key="tr_conds",
                            help="obs columns to condition on. 'phase' is scored from cell-cycle genes if the "
                                 "file has no such column.")
+    if not info["has_phase"] and not scorable:
+        why = plain_error(info["phase_why_not"]).removeprefix("Phase fidelity not computed: ").rstrip(".")
+        st.caption(f"*phase* is not offered: the cell cycle cannot be scored from this file's genes ({why}). "
+                   f"Add a 'phase' column to obs to condition on it.")
     c1, c2, c3 = st.columns([2, 2, 1])
     name = c1.text_input("Model name", value=info["stem"], key="tr_name", max_chars=64)
     preset = c2.radio("Training length", list(PRESETS), format_func=lambda k: PRESETS[k][1], key="tr_preset")
@@ -169,7 +174,7 @@ def job_card(j: dict, done_seen: set) -> None:
             done_seen.add(j["name"])
             st.rerun(scope="app")  # refresh the sidebar's picker
     elif j["status"] == "failed":
-        st.error(f"Training failed: {j['error'] or 'see the log below'}")
+        st.error(f"Training failed: {plain_error(j['error']) if j['error'] else 'see the log below'}")
     if j["log_tail"]:
         with st.expander("Log"):
             st.code(j["log_tail"], language=None)

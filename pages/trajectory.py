@@ -14,11 +14,13 @@ from scdiff_core.trajectory import DEFAULT_METHOD, METHODS  # noqa: E402
 from scdiff_app.bundle import require_model  # noqa: E402
 from scdiff_app.downloads import download_buttons  # noqa: E402
 from scdiff_app.feedback import Progress, run_safely  # noqa: E402
+from scdiff_app.layout import page_columns  # noqa: E402
 from scdiff_app.figures.style import NO_LOGO  # noqa: E402
 from scdiff_app.figures.trajectory import label_share_figure, trajectory_figure, trend_figure  # noqa: E402
 from scdiff_app.figures.umap import PROJECTION_NOTE, umap_figure  # noqa: E402
 from scdiff_app.results import add_result, make_record, next_number, results_for  # noqa: E402
 from scdiff_app.settings import MAX_TRAJ_CELLS  # noqa: E402
+from scdiff_app.urlstate import Field, restore, write  # noqa: E402
 
 st.title("Trajectory between two states")
 b = require_model()
@@ -29,10 +31,27 @@ if not b.has_map:
     st.warning("This checkpoint holds no reference map, so trajectories cannot be drawn in a UMAP. Re-train it.")
     st.stop()
 
-ctrl, view = st.columns([1, 2.3], gap="medium")
+ctrl, view = page_columns()
+
+def url_fields() -> list[Field]:
+    """The settings a link carries (scdiff_app/urlstate.py): the column and guidance mode first, as the
+    other fields' keys depend on them."""
+    col = st.session_state.get(f"t_{kh}_col", m.conditions[0])
+    mode = st.session_state.get(f"t_{kh}_mode", "classifier")
+    return [Field("col", f"t_{kh}_col", str, list(m.conditions)), Field("mode", f"t_{kh}_mode", str, list(GUIDANCE)),
+            Field("start", f"t_{kh}_start_{col}", str, b.vocab[col]), Field("end", f"t_{kh}_end_{col}", str, b.vocab[col]),
+            *[Field(f"fix_{c}", f"t_{kh}_fix_{col}_{c}", str, [ANY] + b.vocab[c]) for c in m.conditions if c != col],
+            Field("points", f"t_{kh}_points", int, lo=2, hi=50), Field("cpp", f"t_{kh}_cpp", int, lo=1, hi=1000),
+            Field("t_start", f"t_{kh}_tstart", float, lo=0.05, hi=1.0),
+            Field("scale", f"t_{kh}_scale_{mode}", float, lo=0.0, hi=15.0),
+            Field("start_cells", f"t_{kh}_sc", str, ["reference", "generated"]),
+            Field("steps", f"t_{kh}_steps", int, lo=2, hi=1000), Field("seed", f"t_{kh}_seed", int, lo=0, hi=2**31 - 1)]
+
+restore("trajectory_col", url_fields()[:2])
+restore("trajectory", url_fields()[2:])
 
 @st.fragment
-def controls() -> None:
+def traj_controls() -> None:  # a name of its own: fragment ids derive from it
     col = st.selectbox("Column to move along", m.conditions, key=f"t_{kh}_col")
     vocab = b.vocab[col]
     if len(vocab) < 2:
@@ -70,6 +89,7 @@ def controls() -> None:
         st.number_input("Seed", 0, 2**31 - 1, 0, 1, key=f"t_{kh}_seed")
     total = int(n_points) * int(per_point)
     st.caption(f"{total:,} cells in all (at most {MAX_TRAJ_CELLS:,}).")
+    write(url_fields())
 
 def _settings() -> dict:
     """The trajectory request held by the widgets."""
@@ -149,7 +169,7 @@ def results_view() -> None:
     download_buttons(rec, "traj")
 
 with ctrl:
-    controls()
+    traj_controls()
     if st.button("Run trajectory", type="primary", key="traj_go", icon=":material/play_arrow:", width="stretch"):
         run_clicked()
 with view:

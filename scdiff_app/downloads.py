@@ -33,7 +33,9 @@ def csv_bytes(adata) -> bytes:
     if "X_umap_ref" in adata.obsm:
         df["umap_ref_1"], df["umap_ref_2"] = adata.obsm["X_umap_ref"][:, 0], adata.obsm["X_umap_ref"][:, 1]
     X = pd.DataFrame(np.asarray(adata.X), index=adata.obs_names, columns=adata.var_names)
-    return pd.concat([df, X.round(4)], axis=1).to_csv().encode()
+    out = pd.concat([df, X.round(4)], axis=1)
+    out.index.name = "cell"  # concat drops the name when its parts' index names differ
+    return out.to_csv().encode()
 
 
 def safe_filename(s: str) -> str:

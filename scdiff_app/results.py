@@ -69,3 +69,17 @@ def request_label(req: dict[str, str | None]) -> str:
     """A short name for a request: its chosen values, or 'unconditioned'."""
     vals = [v for v in req.values() if v not in (None, ANY)]
     return " · ".join(vals) if vals else "unconditioned"
+
+
+def guidance_label(params: dict) -> str:
+    """The guidance of a generated set in short: mode and the strengths of the columns asked for,
+    e.g. ``'free w=4/2'`` (``'free'`` when no column was asked for)."""
+    mode = params.get("guidance", "?")
+    req, scales = params.get("request", {}), params.get("scales", {})
+    ws = [f"{float(scales[c]):g}" for c, v in req.items() if v not in (None, ANY) and c in scales]
+    return f"{mode} w={'/'.join(ws)}" if ws else str(mode)
+
+
+def set_name(number: int, params: dict, n_cells: int) -> str:
+    """A generated set's name saying what differs between sets: ``'#3 3Ery · G2M · free w=4/2 (1000)'``."""
+    return f"#{number} {request_label(params.get('request', {}))} · {guidance_label(params)} ({n_cells})"

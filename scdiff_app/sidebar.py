@@ -7,12 +7,16 @@ from scdiff_core.summaries import config_summary
 
 from .checkpoints import Ckpt, default_checkpoint, find_checkpoints, read_config
 from .settings import APP_THREADS, shipped_root, user_root
+from .urlstate import restore_model, write_model
 
 
 def _pick(ckpts: list[Ckpt]) -> Ckpt:
     """The model selectbox (keeps the session's pick while it exists, else the default model)."""
     by_label = {c.label: c for c in ckpts}
     prev = st.session_state.get("_ckpt")
+    linked = restore_model([c.name for c in ckpts])  # a shared link's model, on a fresh session
+    if linked is not None:
+        st.session_state["ckpt_pick"] = next(c.label for c in ckpts if c.name == linked)
     if "ckpt_pick" not in st.session_state or st.session_state["ckpt_pick"] not in by_label:
         st.session_state["ckpt_pick"] = (prev.label if prev is not None and prev.label in by_label
                                          else default_checkpoint(ckpts).label)
@@ -46,5 +50,6 @@ def model_picker() -> None:
         else:
             ck = _pick(ckpts)
             st.session_state["_ckpt"] = ck
+            write_model(ck.name)
             _summary(ck)
         st.caption(f"torch threads per server: {APP_THREADS} (SCDIFF_APP_THREADS)")

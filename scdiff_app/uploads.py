@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+from scdiff_core.metrics.phases import usable_phase_genes
 from scdiff_core.uploads import as_generated, describe_training_data, read_h5ad_bytes
 
 from .bundle import Bundle
@@ -28,12 +29,25 @@ def uploaded_cells(uploaded, bundle: Bundle):
 def save_training_upload(uploaded) -> dict:
     """Check an uploaded training file, keep it in the uploads folder and describe it.
 
-    Returns :func:`scdiff_core.uploads.describe_training_data` plus ``stem`` (a model name to suggest).
+    Returns :func:`scdiff_core.uploads.describe_training_data` plus ``stem`` (a model name to suggest),
+    ``phase_scorable`` (enough S and G2M marker genes to score the cell cycle) and ``phase_why_not``.
     """
-    read_uploaded_h5ad(uploaded)  # raises DataError for non-h5ad / corrupt files, naming the upload
+    a = read_uploaded_h5ad(uploaded)  # raises DataError for non-h5ad / corrupt files, naming the upload
     uploads_dir().mkdir(parents=True, exist_ok=True)
     stem = safe_filename(uploaded.name.removesuffix(".gz").removesuffix(".h5ad"))
     suffix = ".h5ad.gz" if uploaded.name.endswith(".gz") else ".h5ad"
     dest = uploads_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}{suffix}"
     dest.write_bytes(uploaded.getvalue())
-    return {**describe_training_data(dest), "stem": stem}
+    info = describe_training_data(dest)
+    genes = a.raw.var_names if info["use_raw"] and a.raw is not None else a.var_names
+    _, why_not = usable_phase_genes([str(g) for g in genes])
+    return {**info, "stem": stem, "phase_scorable": why_not is None, "phase_why_not": why_not}
+
+
+def plain_error(message: str) -> str:
+    """A library/CLI error for the app's users: command-line flags named as what they choose."""
+    import re
+
+    m = re.sub(r"--use-raw(?: \(use_raw=True\))?", "the .raw matrix", message)
+    m = re.sub(r"--layer (\w+)", r"the '\1' layer", m)
+    return re.sub(r"--layer", "another layer", m).replace("--data", "the dataset")

@@ -2,7 +2,9 @@
 
 * Checkpoints: :func:`try_read_config` reads a folder's ``config.json`` leniently (no schema
   check, no weights, no torch), :func:`config_summary` condenses it to a few facts,
-  :func:`training_count` counts the reference cells of a condition combination.
+  :func:`training_count` counts the reference cells of a condition combination; trust in a
+  combination: :func:`combination_status` (seen / rare / unseen), :func:`combination_table` (every
+  combination with its training cells), :func:`nearest_seen` and :func:`trust_verdict`.
 * Generated sets: :func:`top_variable_genes`, :func:`label_agreement` (predicted labels against
   the requested ones) and :func:`matching_cells` (cells of a combination).
 * Trajectories (AnnData from :meth:`SCDiffModel.trajectory`, with ``obs['point']`` and
@@ -121,6 +123,98 @@ def training_count(model, request: Mapping[str, str | None]) -> int:
         if v not in (None, ANY):
             mask &= ref[f"label_{c}"] == model.vocab[c].index(v)
     return int(mask.sum())
+
+
+RARE_BELOW = 10
+"""A combination with 1 to ``RARE_BELOW - 1`` training cells is *rare*; with 0 it is *unseen*."""
+
+
+def combination_status(n_cells: int, asked: bool = True) -> str:
+    """``'any'`` (nothing asked), ``'unseen'`` (0 training cells), ``'rare'`` (< :data:`RARE_BELOW`) or ``'seen'``."""
+    return "any" if not asked else "unseen" if n_cells == 0 else "rare" if n_cells < RARE_BELOW else "seen"
+
+
+def combination_table(model) -> pd.DataFrame:
+    """Every combination of the model's condition values with its training cells and status.
+
+    Parameters
+    ----------
+    model
+        A loaded model with ``conditions``, ``vocab`` and a stored reference (``label_<column>`` codes).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per condition, ``training cells`` and ``status`` (as :func:`combination_status`),
+        unseen first, then rare, then seen; fewest cells first.
+    """
+    cols = list(model.conditions)
+    if not cols or f"label_{cols[0]}" not in model.reference:
+        return pd.DataFrame(columns=cols + ["training cells", "status"])
+    shape = [len(model.vocab[c]) for c in cols]
+    flat = np.ravel_multi_index([np.asarray(model.reference[f"label_{c}"]) for c in cols], shape)
+    counts = np.bincount(flat, minlength=int(np.prod(shape)))
+    idx = np.unravel_index(np.arange(len(counts)), shape)
+    df = pd.DataFrame({c: np.asarray(model.vocab[c], dtype=object)[i] for c, i in zip(cols, idx)})
+    df["training cells"] = counts
+    df["status"] = [combination_status(int(n)) for n in counts]
+    order = df["status"].map({"unseen": 0, "rare": 1, "seen": 2})
+    return df.assign(_o=order).sort_values(["_o", "training cells"], kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+def nearest_seen(table: pd.DataFrame, request: Mapping[str, str | None], k: int = 3) -> list[dict[str, str]]:
+    """The seen combinations closest to a request: fewest asked values changed, then most training cells.
+
+    Parameters
+    ----------
+    table, request, k
+        :func:`combination_table`'s result; column -> value (``None`` / ``ANY``: free); how many.
+
+    Returns
+    -------
+    list of dict
+        Column -> value of the asked columns only (free columns stay free), distinct.
+    """
+    asked = {c: v for c, v in request.items() if v not in (None, ANY) and c in table}
+    if not asked:
+        return []
+    seen = table[table["status"] == "seen"]
+    grouped = seen.groupby(list(asked), observed=True)["training cells"].sum().reset_index()
+    grouped["_d"] = sum((grouped[c] != v).astype(int) for c, v in asked.items())
+    grouped = grouped[grouped["_d"] > 0].sort_values(["_d", "training cells"], ascending=[True, False], kind="stable")
+    return [{c: str(r[c]) for c in asked} for _, r in grouped.head(k).iterrows()]
+
+
+def trust_verdict(status: str, fidelity: Mapping[str, float], reference: Mapping[str, float] | None) -> str:
+    """One line on how far a rare or unseen combination's cells can be trusted.
+
+    Parameters
+    ----------
+    status
+        :func:`combination_status` of the request.
+    fidelity
+        Column -> share of the generated cells whose predicted value is the requested one.
+    reference
+        Column -> the same share for held-out real cells of the nearest seen combinations (None: no
+        real reference).
+
+    Returns
+    -------
+    str
+        ``'plausible: …'`` when every column's share reaches half the reference's (0.5 without one), else ``'doubtful: …'``.
+    """
+    cols = [c for c in fidelity if np.isfinite(fidelity[c])]
+    if not cols:
+        return "no verdict: no column with a requested value to check."
+    floor = {c: 0.5 * reference[c] if reference and c in reference else 0.5 for c in cols}
+    weak = [c for c in cols if fidelity[c] < floor[c]]
+    shares = ", ".join(f"{c} {fidelity[c]:.0%}" + (f" (real {reference[c]:.0%})" if reference and c in reference else "")
+                       for c in cols)
+    what = "an unseen combination" if status == "unseen" else "a rare combination"
+    if weak:
+        return (f"doubtful: the predicted labels rarely match the request for {', '.join(weak)} ({shares}); "
+                f"treat these cells of {what} as the model's guess, not as data.")
+    return f"plausible: the predicted labels match the request about as often as expected ({shares}) for {what}."
 
 
 # ---------------------------------------------------------------------------------------- generated sets

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from scdiff_core.common import ANY
-from scdiff_core.summaries import (MIXED, config_summary, dataset_name, gene_trends, label_agreement, label_shares,
-                                   matching_cells, top_variable_genes, training_count, trajectory_lambdas,
-                                   trajectory_means, try_read_config)
+from scdiff_core.summaries import (MIXED, combination_status, combination_table, config_summary, dataset_name,
+                                   gene_trends, label_agreement, label_shares, matching_cells, nearest_seen,
+                                   top_variable_genes, training_count, trajectory_lambdas, trajectory_means,
+                                   trust_verdict, try_read_config)
 
 CFG = {"data": {"source": {"source": "/data/sets/mine.h5ad", "path": "/data/sets/mine.h5ad"}, "kind": "counts"},
        "split": {"train": ["a", "b", "c"], "val": ["d"], "test": ["e", "f"]}, "genes": ["g1", "g2"],
@@ -122,3 +123,47 @@ def test_label_shares():
     assert s.index.tolist() == [0.0, 0.5, 1.0]
     assert s["A"].tolist() == [1.0, 0.5, 0.0] and s["B"].tolist() == [0.0, 0.5, 0.5]
     assert s["other"].tolist() == [0.0, 0.0, 0.5]
+
+
+def _combo_model():
+    # cell_type A/B/C × phase G1/S: (A, G1) 12 cells, (A, S) 3, (B, G1) 10, (B, S) 0, (C, G1) 0, (C, S) 11
+    pairs = [(0, 0)] * 12 + [(0, 1)] * 3 + [(1, 0)] * 10 + [(2, 1)] * 11
+    ct, ph = map(np.array, zip(*pairs))
+    return SimpleNamespace(conditions=["cell_type", "phase"], vocab={"cell_type": ["A", "B", "C"], "phase": ["G1", "S"]},
+                           reference={"label_cell_type": ct, "label_phase": ph})
+
+
+def test_combination_status():
+    assert [combination_status(n) for n in (0, 1, 9, 10, 500)] == ["unseen", "rare", "rare", "seen", "seen"]
+    assert combination_status(0, asked=False) == "any"
+
+
+def test_combination_table():
+    t = combination_table(_combo_model())
+    assert list(t.columns) == ["cell_type", "phase", "training cells", "status"]
+    assert len(t) == 6 and t["training cells"].sum() == 36
+    rows = {(r.cell_type, r.phase): (r._3, r.status) for r in t.itertuples()}
+    assert rows[("B", "S")] == (0, "unseen") and rows[("C", "G1")] == (0, "unseen")
+    assert rows[("A", "S")] == (3, "rare") and rows[("B", "G1")] == (10, "seen")
+    assert list(t["status"]) == ["unseen", "unseen", "rare", "seen", "seen", "seen"]  # unseen first
+    empty = combination_table(SimpleNamespace(conditions=["x"], vocab={"x": ["a"]}, reference={}))
+    assert len(empty) == 0 and "status" in empty
+
+
+def test_nearest_seen():
+    t = combination_table(_combo_model())
+    near = nearest_seen(t, {"cell_type": "B", "phase": "S"})
+    # one value changed: (B, G1) 10 cells, (C, S) 11 cells — most cells first; (A, G1) changes both
+    assert near == [{"cell_type": "C", "phase": "S"}, {"cell_type": "B", "phase": "G1"},
+                    {"cell_type": "A", "phase": "G1"}]
+    assert nearest_seen(t, {"cell_type": "A", "phase": ANY}, k=5) == [{"cell_type": "C"}, {"cell_type": "B"}]
+    assert nearest_seen(t, {"cell_type": ANY}) == []
+
+
+def test_trust_verdict():
+    bad = trust_verdict("unseen", {"cell_type": 0.19, "phase": 0.02}, {"cell_type": 0.9, "phase": 0.6})
+    assert bad.startswith("doubtful") and "cell_type, phase" in bad and "real 90%" in bad and "unseen" in bad
+    good = trust_verdict("rare", {"cell_type": 0.8, "phase": 0.4}, {"cell_type": 0.9, "phase": 0.6})
+    assert good.startswith("plausible") and "rare" in good
+    assert trust_verdict("rare", {"phase": 0.4}, None).startswith("doubtful")  # 0.5 without a reference
+    assert trust_verdict("rare", {}, None).startswith("no verdict")

@@ -51,11 +51,13 @@ def _add_slider(fig, a, lam: np.ndarray) -> None:
                 args=[None, dict(frame=dict(duration=450, redraw=True), fromcurrent=True, transition=dict(duration=0))])
     pause = dict(label="❚❚", method="animate",
                  args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
+    # The buttons (one row) and the slider (below them, full width) take separate bands under the plot, so
+    # they cannot overlap at any width (at 800 px a slider beside stacked buttons ran into them).
     fig.update_layout(
-        sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix="λ = ", xanchor="right"), pad=dict(t=30),
-                      len=0.84, x=0.16)],
-        updatemenus=[dict(type="buttons", direction="down", showactive=False, x=0.0, y=0, xanchor="left",
-                          yanchor="top", pad=dict(t=30), buttons=[play, pause])])
+        sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix="λ = ", xanchor="right"), pad=dict(t=62),
+                      len=1.0, x=0.0, y=0, yanchor="top")],
+        updatemenus=[dict(type="buttons", direction="right", showactive=False, x=0.0, y=0, xanchor="left",
+                          yanchor="top", pad=dict(t=22), buttons=[play, pause])])
 
 
 def trajectory_figure(bundle: Bundle, rec: dict):

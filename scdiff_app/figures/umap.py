@@ -101,3 +101,31 @@ def joint_embedding(bundle: Bundle, recs: list[dict]) -> dict:
     cache.clear()  # keep one joint embedding per session
     cache[key] = out
     return out
+
+
+GENE_OPTION = "a gene…"
+"""The 'Colour training cells by' entry that colours the map by a gene's expression."""
+
+
+def gene_figure(bundle: Bundle, recs: list[dict], gene: str, ref_values: np.ndarray, joint: dict | None = None):
+    """Training and generated cells coloured by one gene's log-normalized expression (one shared scale);
+    generated sets keep their symbols and an outline in their set colour."""
+    import plotly.graph_objects as go
+
+    xy = bundle.model.reference["umap"] if joint is None else joint["ref"]
+    gen = [np.asarray(r["adata"][:, gene].X).ravel() for r in recs]
+    hi = float(max([np.quantile(ref_values, 0.99)] + [np.quantile(g, 0.99) for g in gen if len(g)]) or 1.0)
+    scale = dict(colorscale="Viridis", cmin=0.0, cmax=hi)
+    fig = go.Figure(go.Scattergl(
+        x=xy[:, 0], y=xy[:, 1], mode="markers", name=f"training cells ({gene})",
+        marker=dict(size=4, color=ref_values, opacity=0.6, colorbar=dict(title=gene, thickness=12, len=0.6), **scale),
+        hovertemplate=f"{gene}: %{{marker.color:.2f}}<extra>training</extra>"))
+    for i, (r, v) in enumerate(zip(recs, gen)):
+        pos = r["adata"].obsm["X_umap_ref"] if joint is None else joint["new"][r["id"]]
+        fig.add_trace(go.Scattergl(
+            x=pos[:, 0], y=pos[:, 1], mode="markers", name=r["name"],
+            marker=dict(size=6, color=v, symbol=SET_SYMBOLS[i % len(SET_SYMBOLS)], opacity=0.8,
+                        line=dict(width=1, color=set_color(i)), **scale),
+            hovertemplate=f"{gene}: %{{marker.color:.2f}}<extra>" + r["name"][:40] + "</extra>"))
+    umap_layout(fig, f"{gene} expression (log-normalized): training cells and generated sets on one scale")
+    return fig

@@ -63,3 +63,29 @@ def test_evaluate_upload_bad_and_good(env):
     at.button(key="ev_go").click().run()
     ok(at)
     assert "B" in set(at.dataframe[-1].value["scope"])
+
+
+def test_evaluate_headline_is_the_row_asked_for(env):
+    """A set generated for one label and one phase: the cards show that label's row with its control row
+    beside it, and the phase fidelity of the phase asked for; only the asked label is compared (fast)."""
+    at = new_app()
+    generate(at, "B", "G2M", n=120)
+    at.switch_page("pages/evaluate.py").run()
+    at.button(key="ev_go").click().run()
+    ok(at)
+    cards = {m.label: m for m in at.metric}
+    assert "Phase fidelity (G2M)" in cards
+    t = at.dataframe[-1].value
+    assert set(t["scope"]) == {"all", "B"}  # only the label asked for
+    g = t[(t["set"] == "generated") & (t["scope"] == "B")].iloc[0]
+    c = t[(t["set"] == "control") & (t["scope"] == "B")].iloc[0]
+    assert cards["MMD²"].value == f"{g['mmd2']:.3f}"
+    assert f"control {c['mmd2']:.3f}" in str(cards["MMD²"].delta)
+    assert cards["Phase fidelity (G2M)"].value == f"{g['phase_fidelity']:.3f}"
+    assert "**B** row" in texts(at.caption)
+    assert "Evaluated in" in str([s.label for s in at.status])
+
+    by_label(at.toggle, "Only the cell_type values asked for (fast)").set_value(False).run()
+    at.button(key="ev_go").click().run()
+    ok(at)
+    assert {"A", "B", "C"} <= set(at.dataframe[-1].value["scope"])  # every label with test cells

@@ -52,6 +52,44 @@ def test_unseen_combination_marked(env):
     generate(at, "C", "G2M", n=60)
     ok(at)
     assert {m.label: m.value for m in at.metric}["Combination"] == "unseen"
+    verdict = texts(at.warning) + texts(at.info)
+    assert "Verdict** (unseen, 0 training cells)" in verdict and ("plausible" in verdict or "doubtful" in verdict)
+    at.button(key=f"trust_{list(at.session_state['results'])[-1]}").click().run()  # the real reference
+    ok(at)
+    assert "Real reference: held-out test cells of the nearest seen combinations (C · " in texts(at.caption)
+    assert "(real " in texts(at.warning) + texts(at.info)  # the verdict now quotes the real cells' shares
+
+
+def test_unseen_combinations_listed(env):
+    at = new_app()
+    exp = [e for e in at.expander if e.label.startswith("Unseen (")]
+    assert exp and exp[0].label.startswith("Unseen (1) and rare (")
+    table = exp[0].dataframe[0].value
+    assert table[["cell_type", "phase", "training cells", "status"]].values.tolist()[0] == ["C", "G2M", 0, "unseen"]
+
+
+def test_set_names_and_table_say_what_differs(env):
+    at = new_app()
+    by_label(at.slider, "cell_type").set_value(4.0)
+    generate(at, "A", "any", n=30)
+    by_label(at.slider, "cell_type").set_value(1.0)
+    generate(at, "A", "any", n=30)
+    ok(at)
+    names = [r["name"] for r in at.session_state["results"].values()]
+    assert names == ["#1 A · free w=4 (30)", "#2 A · free w=1 (30)"]
+    table = [e for e in at.expander if e.label.startswith("All sets")][0].dataframe[0].value
+    assert table["strengths"].tolist() == ["cell_type 4", "cell_type 1"]
+    assert {"sampler", "seed"} <= set(table.columns)
+
+
+def test_csv_has_a_cell_header(env):
+    from scdiff_core.model import SCDiffModel
+
+    from scdiff_app.downloads import csv_bytes
+
+    a = SCDiffModel.load(env["ckpt"]).generate({"cell_type": "A"}, 5, steps=2, seed=0)
+    header = csv_bytes(a).decode().splitlines()[0].split(",")
+    assert header[0] == "cell" and "cell_type" in header
 
 
 def test_new_seed_after_each_run(env):
@@ -73,3 +111,21 @@ def test_absurd_number_of_cells_is_refused(env):
     from scdiff_app.settings import MAX_APP_CELLS
 
     assert by_label(at.number_input, "Cells").value <= MAX_APP_CELLS
+
+
+def test_colour_the_map_by_a_gene(env):
+    at = new_app()
+    generate(at, "B", "any", n=40)
+    by_label(at.selectbox, "Colour training cells by").set_value("a gene…").run()
+    ok(at)
+    gene = by_label(at.selectbox, "Gene")
+    gene.set_value(gene.options[3]).run()
+    ok(at)
+    import json
+
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t.get("name", "") for t in fig["data"]]
+    assert names[0] == f"training cells ({gene.options[3]})" and names[1].startswith("#1 B")
+    assert len(fig["data"][0]["marker"]["color"]) > 0 and "colorbar" in fig["data"][0]["marker"]
+    url = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+    assert url["gene"] == gene.options[3]

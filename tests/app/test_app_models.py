@@ -69,3 +69,30 @@ def test_training_progress_parser():
     p = parse_progress(log)
     assert p["current"] == "diffusion" and p["stages"]["diffusion"] == (50, 100) and p["error"] is None
     assert parse_progress("error: The column 'x' is missing.\n")["error"] == "The column 'x' is missing."
+
+
+def test_phase_not_offered_when_it_cannot_be_scored(env):
+    """Genes renamed so that no S/G2M marker is left: 'phase' is not offered (with the reason, no CLI flag)."""
+    import anndata as ad
+
+    a = ad.read_h5ad(env["data"])
+    del a.obs["phase"]
+    a.var_names = [f"gene{i}" for i in range(a.n_vars)]
+    at = new_app()
+    at.switch_page("pages/models.py").run()
+    from apptest_helpers import h5ad_bytes
+
+    at.file_uploader[0].set_value(("nophase.h5ad", h5ad_bytes(a), "application/octet-stream")).run()
+    ok(at)
+    assert "phase" not in by_label(at.multiselect, "Condition columns").options
+    assert "only 0 S-phase" in texts(at.caption)
+    msg = [c.value for c in at.caption if "*phase* is not offered" in c.value]
+    assert msg and "S-phase" in msg[0] and "--" not in msg[0]
+
+
+def test_plain_error_names_no_cli_flag():
+    from scdiff_app.uploads import plain_error
+
+    msg = plain_error("Use a matrix with more genes (e.g. --use-raw), or choose another matrix with --layer / "
+                      "--use-raw; --layer counts; --use-raw (use_raw=True) if adata.raw holds it")
+    assert "--" not in msg and "the .raw matrix" in msg and "the 'counts' layer" in msg

@@ -1,0 +1,81 @@
+"""Evaluate page helpers: running the library's evaluation with progress shown, and which row of the
+report the headline cards show (the row of what was asked for, not the 'all' row)."""
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from scdiff_core.common import ANY
+
+from .bundle import Bundle, held_out
+
+
+def asked_values(adata, column: str) -> list[str]:
+    """The values of ``column`` the set's cells were generated for (``any`` left out), in order."""
+    if column not in adata.obs:
+        return []
+    v = adata.obs[column].astype(str)
+    return sorted(set(v[v != ANY]))
+
+
+def _restricted(ho, adata, key: str):
+    """A shallow copy of the shared HeldOut whose test and control cells are those of the set's own
+    ``key`` values (the original is not modified; its reference space is built first so the copy shares it)."""
+    asked = asked_values(adata, key)
+    _ = ho.reference
+    sub = copy.copy(ho)
+    t, v = ho.test.obs[key].astype(str).isin(asked), ho.val.obs[key].astype(str).isin(asked)
+    if not t.any() or not v.any():
+        return ho
+    sub.test, sub.val = ho.test[t.to_numpy()].copy(), ho.val[v.to_numpy()].copy()
+    return sub
+
+
+def run_evaluation(b: Bundle, adata, only_asked: bool, per_label: bool):
+    """The library's evaluation of ``adata`` against the held-out cells, with its steps shown in an
+    ``st.status`` box; ``only_asked`` compares with the cells of the set's own label values only."""
+    key = b.conditions[0] if b.conditions else None
+    with st.status("Evaluating…", expanded=True) as box:
+        t0 = time.perf_counter()
+        st.write("Loading the held-out real cells (once per server, a few seconds)…")
+        ho, lock = held_out(b)
+        st.write(f"Held-out cells ready: {ho.test.n_obs:,} test, {ho.val.n_obs:,} control "
+                 f"({time.perf_counter() - t0:.1f} s).")
+        with lock:
+            target = _restricted(ho, adata, key) if only_asked and key else ho
+            st.write(f"Computing metrics: {adata.n_obs:,} generated vs {target.test.n_obs:,} test cells "
+                     f"(control: {target.val.n_obs:,}); a random forest per row…")
+            rep = target.evaluate(adata, per_label=per_label)
+        box.update(label=f"Evaluated in {time.perf_counter() - t0:.1f} s", state="complete", expanded=False)
+    return rep
+
+
+def headline_scope(adata, table: pd.DataFrame, label_key: str | None, conditions) -> tuple[str, str | None]:
+    """(the report's scope the headline shows, the phase asked for or None).
+
+    A set generated for one label value gets that value's row when the report has it, else 'all'.
+    The phase is shown when the set asked for a phase and the report holds phase fidelity.
+    """
+    labels = asked_values(adata, label_key) if label_key else []
+    scopes = set(table["scope"].astype(str))
+    scope = labels[0] if len(labels) == 1 and labels[0] in scopes else "all"
+    phase = None
+    if "phase" in conditions and "phase_fidelity" in table and np.isfinite(
+            pd.to_numeric(table["phase_fidelity"], errors="coerce")).any():
+        ph = asked_values(adata, "phase")
+        phase = ph[0] if len(ph) == 1 else ("phases asked for" if ph else None)
+    return scope, phase
+
+
+def headline_caption(scope: str, phase: str | None, label_key: str | None, n: int | None) -> str:
+    """What the headline cards show, in one line."""
+    what = (f"the **{scope}** row (the {label_key} this set was generated for)" if scope != "all"
+            else "the **all** row")
+    cells = f" on {n:,} generated cells" if n else ""
+    ph = f"; phase fidelity for phase **{phase}**" if phase else ""
+    return (f"Headline: {what}{cells}, with its **control** row (real held-out cells against the same test "
+            f"cells) as the grey figure under each number{ph}. Every row is in the table below.")
