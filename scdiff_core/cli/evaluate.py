@@ -36,7 +36,8 @@ def run(a) -> int:
 
     out = V.output_file(a.out, "--out", ".json") if a.out else None
     model = SCDiffModel.load(a.checkpoint)
-    gen, _ = load_anndata(V.regular_file(a.generated, "--generated, the .h5ad written by `scdiff generate`"))
+    gen_path = V.regular_file(a.generated, "--generated, the .h5ad written by `scdiff generate`").resolve()
+    gen, _ = load_anndata(gen_path)  # an absolute path: never taken for a built-in dataset's name
     check_generated(gen, model, a.label_key)
     held = HeldOut(model, data=a.data)
     report = held.evaluate(gen, label_key=a.label_key, seed=a.seed)
