@@ -64,3 +64,15 @@ def test_the_shipped_checkpoints_are_pinned():
     for name, fp in P.PINNED.items():
         d = P.shipped_root() / name
         assert F.pinned_for(d) == fp == read_config(d)["fingerprint"]
+
+
+def test_info_and_every_output_record_the_fingerprint(tiny_model, tiny_model_dir, capsys):
+    from scdiff_core.cli import main
+
+    fp = tiny_model.fingerprint
+    assert len(fp) == 64 and fp == read_config(tiny_model_dir)["fingerprint"]
+    assert main(["info", str(tiny_model_dir), "--expect-fingerprint", fp[:16]]) == 0
+    assert f"fingerprint: {fp}" in capsys.readouterr().out
+    assert tiny_model.generate({"cell_type": "A"}, 3, steps=2).uns["scdiff"]["checkpoint_fingerprint"] == fp
+    tr = tiny_model.trajectory("cell_type", "A", "B", n_points=2, cells_per_point=2, steps=2)
+    assert tr.uns["scdiff"]["checkpoint_fingerprint"] == fp
