@@ -1,22 +1,38 @@
 """Files uploaded through the browser: cells to evaluate, and training data kept for ``scdiff train``.
 
-The checks themselves are the library's (:mod:`scdiff_core.uploads`); this module handles
-Streamlit's uploaded-file objects and the app's uploads folder.
+The checks themselves are the library's (:mod:`scdiff_core.uploads`, limits from
+:mod:`scdiff_core.validate`); this module handles Streamlit's uploaded-file objects and the app's
+uploads folder. An upload is checked (size first, before its bytes are read) and only kept once
+every check passed; a refused one leaves nothing behind.
 """
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 
+from scdiff_core.errors import DataError
 from scdiff_core.metrics.phases import usable_phase_genes
 from scdiff_core.uploads import as_generated, describe_training_data, read_h5ad_bytes
+from scdiff_core.validate import MB, limit, limit_hint
 
 from .bundle import Bundle
 from .downloads import safe_filename
 from .settings import uploads_dir
 
 
+def check_upload_size(uploaded) -> None:
+    """Refuse an upload over the size limit before reading it (Streamlit reports ``size``)."""
+    size = getattr(uploaded, "size", None)
+    if size is not None and size > limit("upload"):
+        raise DataError(f"{getattr(uploaded, 'name', 'The upload')} is {size / MB:,.3g} MB, larger than uploads may "
+                        f"be {limit_hint('upload')}.")
+
+
 def read_uploaded_h5ad(uploaded):
     """An uploaded file -> AnnData, or a DataError that says what to do."""
+    check_upload_size(uploaded)
     return read_h5ad_bytes(uploaded.getvalue(), getattr(uploaded, "name", "upload"))
 
 
@@ -29,19 +45,31 @@ def uploaded_cells(uploaded, bundle: Bundle):
 def save_training_upload(uploaded) -> dict:
     """Check an uploaded training file, keep it in the uploads folder and describe it.
 
+    The file is checked (readable, usable values) in a temporary file first and copied into the
+    uploads folder (under a hidden name, then renamed) only once it passed; a refused upload
+    leaves nothing behind.
+
     Returns :func:`scdiff_core.uploads.describe_training_data` plus ``stem`` (a model name to suggest),
     ``phase_scorable`` (enough S and G2M marker genes to score the cell cycle) and ``phase_why_not``.
     """
-    a = read_uploaded_h5ad(uploaded)  # raises DataError for non-h5ad / corrupt files, naming the upload
-    uploads_dir().mkdir(parents=True, exist_ok=True)
+    a = read_uploaded_h5ad(uploaded)  # raises DataError for non-h5ad / corrupt / oversized files, naming the upload
     stem = safe_filename(uploaded.name.removesuffix(".gz").removesuffix(".h5ad"))
     suffix = ".h5ad.gz" if uploaded.name.endswith(".gz") else ".h5ad"
-    dest = uploads_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}{suffix}"
-    dest.write_bytes(uploaded.getvalue())
-    info = describe_training_data(dest)
+    fd, tmp = tempfile.mkstemp(prefix="scdiff-upload-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(uploaded.getvalue())
+        info = describe_training_data(tmp)  # refused: nothing is kept
+        uploads_dir().mkdir(parents=True, exist_ok=True)
+        dest = uploads_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}{suffix}"
+        part = dest.with_name(f".{dest.name}.part")
+        shutil.copyfile(tmp, part)
+        os.replace(part, dest)
+    finally:
+        os.unlink(tmp)
     genes = a.raw.var_names if info["use_raw"] and a.raw is not None else a.var_names
     _, why_not = usable_phase_genes([str(g) for g in genes])
-    return {**info, "stem": stem, "phase_scorable": why_not is None, "phase_why_not": why_not}
+    return {**info, "path": str(dest), "stem": stem, "phase_scorable": why_not is None, "phase_why_not": why_not}
 
 
 def plain_error(message: str) -> str:

@@ -10,6 +10,14 @@ import numpy as np
 ANY = "any"
 """A condition value that leaves its column unguided (and marks unlabelled generated cells)."""
 
+
+class Label(str):
+    """A condition value taken literally, even one spelled like :data:`ANY`.
+
+    ``Label("any")`` asks for the data's label "any"; plain ``"any"`` leaves the column free. The
+    CLI writes it ``--condition col==any``.
+    """
+
 LIBRARY_KEY = "total_counts"
 """obs column with each cell's total count over *all* its genes (prepared and generated count data)."""
 

@@ -19,10 +19,11 @@ import torch
 
 from . import __version__
 from .autoencoder import Autoencoder
-from .backbones import build_backbone
+from . import requests as R
+from . import validate as V
 from .checkpoint import CONFIG_NAME, load_checkpoint, save_checkpoint
 from .common import ANY, LIBRARY_KEY, NORMALIZATION, ProgressFn
-from .diffusion import SAMPLERS, GaussianDiffusion, make_sampler, run_sampler
+from .diffusion import GaussianDiffusion, make_sampler, run_sampler
 from .embedding import ReferenceMap
 from .errors import ScdiffError
 from .guidance import GUIDANCE, NoiseClassifier
@@ -31,10 +32,6 @@ from .space import Cells, DiffusionSpace
 MAX_CELLS = 100_000
 
 
-def _load_module(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], prefix: str) -> None:
-    sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-    module.load_state_dict(sd, strict=True)
-    module.eval()
 
 
 class SCDiffModel:
@@ -56,6 +53,7 @@ class SCDiffModel:
         self.stats = {k: np.asarray(v, dtype=np.float32) for k, v in stats.items()}
         self.reference = dict(reference) if reference is not None else {}
         self.path = Path(path) if path is not None else None
+        self._config_sha: str | None = None
         d = config["diffusion"]
         self.diffusion = GaussianDiffusion.from_config(d["schedule"], d["timesteps"])
         self.diffusion_space = DiffusionSpace(self.space, self.stats, autoencoder)
@@ -96,7 +94,7 @@ class SCDiffModel:
 
     def is_seen(self, conditions: Mapping[str, str | None]) -> bool:
         """True if every training combination matching the given (non-any) values exists."""
-        req = [(i, v) for i, c in enumerate(self.conditions) if (v := conditions.get(c)) not in (None, ANY)]
+        req = [(i, str(v)) for i, c in enumerate(self.conditions) if not R.is_free(v := conditions.get(c))]
         return any(all(combo[i] == v for i, v in req) for combo in self.seen_combinations())
 
     def summary(self) -> dict:
@@ -116,22 +114,12 @@ class SCDiffModel:
         """Diffusion vectors -> :class:`~scdiff_core.space.Cells` (see :meth:`DiffusionSpace.decode`)."""
         return self.diffusion_space.decode(v, rng)
 
-    # ------------------------------------------------------------------ requests
+    # ------------------------------------------------------------------ requests (checks in .requests)
     def _check_conditions(self, conditions: Mapping[str, str | None]) -> dict[str, str | None]:
-        out = {}
-        for col, val in conditions.items():
-            if col not in self.conditions:
-                raise ScdiffError(f"This model has no condition column {col!r}. Its columns are: "
-                                  f"{', '.join(self.conditions)}.")
-            if val is None or val == ANY:
-                out[col] = None
-                continue
-            val = str(val)
-            if val not in self.config["vocab"][col]:
-                raise ScdiffError(f"{val!r} is not a value of {col!r}. Choose one of: "
-                                  f"{', '.join(self.config['vocab'][col])} (or 'any').")
-            out[col] = val
-        return {c: out.get(c) for c in self.conditions}
+        return R.check_conditions(self.conditions, self.config["vocab"], conditions)
+
+    def _match(self, col: str, val) -> str:
+        return R.match(self.config["vocab"][col], col, val)
 
     def default_scales(self, guidance: str) -> dict[str, float]:
         """Default guidance strength per column: calibrated on validation cells when the checkpoint
@@ -143,33 +131,11 @@ class SCDiffModel:
         return {c: float(cal.get(c, default)) for c in self.conditions}
 
     def _scales(self, scales: Mapping[str, float] | float | None, guidance: str) -> dict[str, float]:
-        default = self.default_scales(guidance)
-        if scales is None:
-            return default
-        if isinstance(scales, (int, float)):
-            return {c: float(scales) for c in self.conditions}
-        for c in scales:
-            if c not in self.conditions:
-                raise ScdiffError(f"Guidance scale given for {c!r}, which is not a condition of this model "
-                                  f"({', '.join(self.conditions)}).")
-        out = {c: float(scales.get(c, default[c])) for c in self.conditions}
-        for c, s in out.items():
-            if not np.isfinite(s) or abs(s) > 50:
-                raise ScdiffError(f"Guidance scale for {c!r} must be a number between -50 and 50, got {s}.")
-        return out
+        return R.scales(self.conditions, self.default_scales(guidance), scales)
 
     @staticmethod
     def _check_sampling(n_cells: int, sampler: str, steps: int, guidance: str) -> None:
-        if not isinstance(n_cells, (int, np.integer)) or not 1 <= n_cells <= MAX_CELLS:
-            raise ScdiffError(f"Number of cells must be a whole number from 1 to {MAX_CELLS:,}, got {n_cells!r}.")
-        if sampler not in SAMPLERS:
-            raise ScdiffError(f"Unknown sampler {sampler!r}: use one of "
-                              + "; ".join(f"'{k}' ({c.description})" for k, c in SAMPLERS.items()) + ".")
-        if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 1000:
-            raise ScdiffError(f"Steps must be a whole number from 1 to 1000, got {steps!r}.")
-        if guidance not in GUIDANCE:
-            raise ScdiffError(f"Unknown guidance {guidance!r}: use one of "
-                              + "; ".join(f"'{k}' ({g.description})" for k, g in GUIDANCE.items()) + ".")
+        R.check_sampling(n_cells, sampler, steps, guidance, MAX_CELLS)
 
     # ------------------------------------------------------------------ sampling core
     def _denoise(self, x: torch.Tensor, targets, scales, guidance: str, sampler: str, steps: int, eta: float,
@@ -233,13 +199,19 @@ class SCDiffModel:
         """
         if isinstance(conditions, Mapping):
             groups = [(conditions, n_cells)]
-        else:
+        elif isinstance(conditions, (list, tuple)):
             groups = list(conditions)
+        else:
+            raise ScdiffError("conditions must be a mapping {column: value} or a list of (mapping, n_cells) pairs.")
         if not groups:
             raise ScdiffError("Nothing to generate: give at least one condition group.")
         self._check_sampling(1, sampler, steps, guidance)
+        eta, seed = V.eta(eta, "eta (0 deterministic, 1 stochastic)"), V.seed(seed, "seed")
         checked = []
-        for cond, n in groups:
+        for group in groups:
+            if not isinstance(group, (list, tuple)) or len(group) != 2:
+                raise ScdiffError("Each condition group must be a (conditions, n_cells) pair.")
+            cond, n = group
             self._check_sampling(n, sampler, steps, guidance)
             checked.append((self._check_conditions(cond), int(n)))
         total = sum(n for _, n in checked)
@@ -269,6 +241,13 @@ class SCDiffModel:
         """
         from .trajectory import trajectory
 
+        checks = {"t_start": V.t_start, "eta": V.eta, "seed": V.seed,
+                  "scale": lambda v, w: None if v is None else V.scale(v, w)}
+        for name, check in checks.items():
+            if name in kwargs:
+                kwargs[name] = check(kwargs[name], f"{name} of the trajectory")
+        if column in self.conditions:
+            start, end = (self._match(column, v) for v in (start, end))
         return trajectory(self, column, start, end, method=method, **kwargs)
 
     # ------------------------------------------------------------------ output
@@ -301,9 +280,13 @@ class SCDiffModel:
         return pd.DataFrame(out)
 
     def checkpoint_hash(self) -> str | None:
-        if self.path is None or not (self.path / CONFIG_NAME).exists():
-            return None
-        return hashlib.sha256((self.path / CONFIG_NAME).read_bytes()).hexdigest()
+        """The sha256 of the config.json this model was loaded from (as read at load time)."""
+        return self._config_sha
+
+    @property
+    def fingerprint(self) -> str | None:
+        """The checkpoint's fingerprint (config and weights; :mod:`scdiff_core.fingerprint`)."""
+        return self.config.get("fingerprint")
 
     @property
     def normalization(self) -> str:
@@ -329,7 +312,8 @@ class SCDiffModel:
         if rm is not None:
             adata.obsm["X_umap_ref"] = rm.project(adata.X)
         prov = dict(prov, kind=kind, checkpoint=str(self.path) if self.path else "",
-                    checkpoint_sha256=self.checkpoint_hash() or "", scdiff_version=__version__,
+                    checkpoint_sha256=self.checkpoint_hash() or "", checkpoint_fingerprint=self.fingerprint or "",
+                    scdiff_version=__version__,
                     dataset=str(self.config["data"].get("source", "")), space=self.space,
                     backbone=self.config["backbone"]["name"], normalization=self.normalization)
         adata.uns["scdiff"] = _h5_safe(prov)
@@ -348,35 +332,33 @@ class SCDiffModel:
         return w
 
     def save(self, path: str | Path) -> Path:
+        """Write the checkpoint folder (:func:`~scdiff_core.checkpoint.save_checkpoint`); records its fingerprint."""
+        from .checkpoint import read_config
+
         self.path = save_checkpoint(path, self.config, self.state_tensors())
+        written = read_config(self.path)
+        for key in ("schema_version", "files", "fingerprint"):
+            self.config[key] = written[key]
+        self._remember_config_file()
         return self.path
 
     @classmethod
-    def load(cls, path: str | Path) -> "SCDiffModel":
-        """Load a checkpoint folder (hashes and schema checked; nothing unpickled)."""
-        from .errors import CheckpointError
+    def load(cls, path: str | Path, expect_fingerprint: str | None = None) -> "SCDiffModel":
+        """Load a checkpoint folder: fingerprint, hashes, schema and shapes checked; nothing unpickled.
 
-        cfg, w = load_checkpoint(path)
-        try:
-            ae = None
-            if "autoencoder" in cfg:
-                ae = Autoencoder(**cfg["autoencoder"])
-                _load_module(ae, w["autoencoder"], "ae.")
-            bb = cfg["backbone"]
-            den = build_backbone(bb["name"], cfg["space_dim"], [len(cfg["vocab"][c]) for c in cfg["conditions"]],
-                                 **bb["hparams"])
-            _load_module(den, w["denoiser"], "denoiser.")
-            clfs = {}
-            for c, hp in cfg.get("classifiers", {}).items():
-                m = NoiseClassifier(**hp)
-                _load_module(m, w["classifiers"], f"{c}.")
-                clfs[c] = m
-            stats = {k: v.numpy() for k, v in w["stats"].items()}
-            ref = {k: v.numpy() for k, v in w.get("reference", {}).items()}
-        except (KeyError, RuntimeError, TypeError) as e:
-            raise CheckpointError(f"{path} does not fit this version of scdiff ({type(e).__name__}: {e}). "
-                                  f"Re-train the model with this version.") from e
-        return cls(cfg, ae, den, clfs, stats, ref, path=path)
+        ``expect_fingerprint`` (12 to 64 hex digits) refuses any other checkpoint than that one.
+        """
+        from .loading import build
+
+        cfg, w = load_checkpoint(path, expect_fingerprint)
+        ae, den, clfs, stats, ref = build(cfg, w, path)
+        model = cls(cfg, ae, den, clfs, stats, ref, path=path)
+        model._remember_config_file()
+        return model
+
+    def _remember_config_file(self) -> None:
+        data = V.read_bytes(self.path / CONFIG_NAME, "config.json", V.limit("json"), follow_symlinks=False)
+        self._config_sha = hashlib.sha256(data).hexdigest()
 
 
 def _h5_safe(obj):

@@ -26,6 +26,9 @@ class TrainState:
     """Per-stage resumable state under ``<out>/.train_state`` (safetensors + JSON only)."""
 
     def __init__(self, out: Path, fingerprint: str, resume: bool):
+        from .outdir import check_out_dir
+
+        check_out_dir(out)  # refuses a folder holding files scdiff did not write, before anything is written
         self.dir = out / ".train_state"
         if self.dir.exists():
             meta = self.dir / "fingerprint.json"

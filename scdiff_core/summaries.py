@@ -13,7 +13,6 @@
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -42,12 +41,48 @@ def try_read_config(directory: str | os.PathLike) -> dict | None:
     Returns
     -------
     dict or None
-        The parsed JSON, or ``None`` if the file is missing or is not valid JSON.
+        The parsed JSON, or ``None`` if the file is missing, not a regular file, too large, nested
+        too deep, not valid JSON, not an object, or of a shape no scdiff checkpoint has (so that
+        pages describing it cannot crash).
     """
+    from .errors import ScdiffError
+    from .validate import read_json
+
     try:
-        return json.loads((Path(directory) / "config.json").read_text())
-    except (OSError, ValueError):
+        cfg = read_json(Path(directory) / "config.json", "config.json", follow_symlinks=False)
+    except ScdiffError:
         return None
+    return cfg if isinstance(cfg, dict) and _describable(cfg) else None
+
+
+_TYPES = {"split": dict, "backbone": dict, "conditions": list, "vocab": dict, "genes": list, "data": dict,
+          "training": dict, "counts": dict, "autoencoder": dict, "guidance_defaults": dict, "combinations": list,
+          "command": str, "space": str, "scdiff_version": str}
+
+
+def _describable(cfg: dict) -> bool:
+    """The entries the summaries and the app read have the types a scdiff checkpoint gives them."""
+    if any(k in cfg and cfg[k] is not None and not isinstance(cfg[k], t) for k, t in _TYPES.items()):
+        return False
+    conds = cfg.get("conditions") or []
+    vocab, counts = cfg.get("vocab") or {}, cfg.get("counts") or {}
+    if not all(isinstance(c, str) and isinstance(vocab.get(c, []), list) and isinstance(counts.get(c, {}), dict)
+               for c in conds):
+        return False
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for c in counts.values()
+               if isinstance(c, dict) for v in c.values()) or not all(isinstance(c, dict) for c in counts.values()):
+        return False
+    if not all(isinstance(v, list) for v in (cfg.get("split") or {}).values()):
+        return False
+    for stage in (cfg.get("training") or {}).values():
+        curve = stage.get("loss_curve") if isinstance(stage, dict) else None
+        if curve is not None and not (isinstance(curve, list) and all(
+                isinstance(r, list) and len(r) == 2 and all(isinstance(x, (int, float)) for x in r) for r in curve)):
+            return False
+    seconds = (cfg.get("training") or {}).get("seconds_total")
+    backbone = cfg.get("backbone") or {}
+    return (seconds is None or isinstance(seconds, (int, float))) and isinstance(backbone.get("name", ""), str) \
+        and (backbone.get("parameters") is None or isinstance(backbone.get("parameters"), int))
 
 
 def dataset_name(cfg: Mapping[str, Any]) -> str:

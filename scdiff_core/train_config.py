@@ -8,7 +8,21 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from . import validate as V
 from .errors import ScdiffError
+
+#: whole-number options and their ranges (a bigger network or run than these is a typo, not a plan)
+INT_RANGES = {"seed": (0, V.SEED_MAX), "latent_dim": (2, 4096), "ae_epochs": (1, 100_000), "ae_batch": (1, 65_536),
+              "timesteps": (2, 100_000), "diffusion_iters": (1, 10**7), "diffusion_batch": (1, 65_536),
+              "classifier_iters": (1, 10**7), "classifier_batch": (1, 65_536), "save_every": (1, 10**7)}
+#: real-valued options and their ranges
+REAL_RANGES = {"ae_lr": (0.0, 10.0), "diffusion_lr": (0.0, 10.0), "classifier_lr": (0.0, 10.0),
+               "ae_dropout": (0.0, 0.99), "ae_latent_noise": (0.0, 10.0), "ae_kl_weight": (0.0, 1000.0),
+               "ema_decay": (0.0, 1.0), "p_uncond": (0.0, 1.0), "free_scale": (-V.MAX_SCALE, V.MAX_SCALE),
+               "classifier_scale": (-V.MAX_SCALE, V.MAX_SCALE), "trajectory_classifier_scale": (-V.MAX_SCALE, V.MAX_SCALE),
+               "trajectory_free_scale": (-V.MAX_SCALE, V.MAX_SCALE)}
+MAX_WIDTH = 16_384
+MAX_LAYERS = 16
 
 
 def default(name: str):
@@ -73,13 +87,10 @@ class TrainConfig:
         def bad(msg):
             raise ScdiffError(f"Invalid training option: {msg}")
 
-        for name in ("latent_dim", "ae_epochs", "ae_batch", "timesteps", "diffusion_iters", "diffusion_batch",
-                     "classifier_iters", "classifier_batch", "save_every"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                bad(f"{name} must be a positive whole number, got {v!r}.")
-        if self.latent_dim < 2:
-            bad("latent_dim must be at least 2.")
+        try:
+            self._check_types()
+        except ScdiffError as e:
+            bad(str(e))
         if (len(self.split) != 3 or min(self.split) < 0 or self.split[0] <= 0 or self.split[1] <= 0
                 or abs(sum(self.split) - 1) > 1e-6):
             bad(f"split must be three fractions summing to 1 (train, validation, test), train and validation "
@@ -99,12 +110,65 @@ class TrainConfig:
                 bad(f"{name} must be positive.")
         return self
 
+    def _check_types(self) -> None:
+        """Each field has its type and a sane size (before anything is allocated)."""
+        for name, (lo, hi) in INT_RANGES.items():
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ScdiffError(f"{name} must be a whole number from {lo:,} to {hi:,}, got {v!r}.")
+            V.integer(v, name, lo, hi)
+        for name, (lo, hi) in REAL_RANGES.items():
+            v = getattr(self, name)
+            if isinstance(v, (str, bool)) or v is None:
+                raise ScdiffError(f"{name} must be a number from {lo:g} to {hi:g}, got {v!r}.")
+            V.real(v, name, lo, hi)
+        for name in ("ae_hidden", "classifier_hidden"):
+            v = getattr(self, name)
+            if not isinstance(v, (list, tuple)) or len(v) > MAX_LAYERS or not all(
+                    isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= MAX_WIDTH for w in v):
+                raise ScdiffError(f"{name} must be a list of at most {MAX_LAYERS} widths from 1 to {MAX_WIDTH:,}, "
+                                  f"got {v!r}.")
+        for name in ("space", "backbone", "schedule"):
+            if not isinstance(getattr(self, name), str):
+                raise ScdiffError(f"{name} must be text, got {getattr(self, name)!r}.")
+        for name in ("likelihood", "autoencoder_from"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ScdiffError(f"{name} must be text or null, got {getattr(self, name)!r}.")
+        if self.threads is not None:
+            V.integer(self.threads, "threads", 1, V.MAX_THREADS)
+        if not isinstance(self.split, (list, tuple)) or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                              for x in self.split):
+            raise ScdiffError(f"split must be three numbers (train, validation, test), got {self.split!r}.")
+        if not isinstance(self.exclude, list) or not all(
+                isinstance(c, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in c.items())
+                for c in self.exclude):
+            raise ScdiffError("exclude must be a list of combinations like {\"paul15_clusters\": \"7MEP\"}.")
+        self._check_backbone_hparams()
+
+    def _check_backbone_hparams(self) -> None:
+        import inspect
+
+        from .backbones import BACKBONES
+
+        hp = self.backbone_hparams
+        if not isinstance(hp, dict):
+            raise ScdiffError(f"backbone_hparams must be an object, e.g. {{\"widths\": [256, 256]}}, got {hp!r}.")
+        V.small_tree(hp, "backbone_hparams", MAX_WIDTH, MAX_LAYERS)
+        if self.backbone in BACKBONES:
+            params = set(inspect.signature(BACKBONES[self.backbone].__init__).parameters) - {"self", "dim", "n_classes"}
+            unknown = sorted(set(hp) - params)
+            if unknown:
+                raise ScdiffError(f"backbone_hparams has {V.listing(unknown)}, which the {self.backbone} backbone does "
+                                  f"not take (it takes {V.listing(sorted(params))}).")
+
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
+        """A config from a JSON object (unknown names and wrong types refused; see :meth:`validate`)."""
+        V.json_object(d, "A training config")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:

@@ -8,6 +8,7 @@ import torch
 
 from scdiff_core.checkpoint import SCHEMA_VERSION, load_checkpoint, read_config, save_checkpoint
 from scdiff_core.errors import CheckpointError
+from scdiff_core.fingerprint import fingerprint
 
 
 def _write(tmp_path, name="ck"):
@@ -41,6 +42,7 @@ def test_missing_file_and_bad_names_refused(tmp_path):
     d2, _ = _write(tmp_path, "ck2")
     cfg = json.loads((d2 / "config.json").read_text())
     cfg["files"]["../evil.safetensors"] = "0" * 64
+    cfg["fingerprint"] = fingerprint(cfg)  # re-signed, so that the name check itself is reached
     (d2 / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CheckpointError, match="unexpected file"):
         load_checkpoint(d2)

@@ -3,7 +3,8 @@
 One module per subcommand (``add_parser(sub)`` and ``run(args)``), listed in :data:`COMMANDS`;
 shared argument types in :mod:`.args`. Every subcommand only calls the library. Problems with the
 user's input are printed as one ``error:`` line that says what to do (exit code 2), never as a
-traceback.
+traceback; an unexpected internal error prints one line with the path of a log file that holds
+the traceback (exit code 1).
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import shlex
 import sys
 
 from . import calibrate, convert_encoder, evaluate, generate, info, trajectory, train
-from .args import UsageError, default_threads, split_arg
+from .args import Parser, UsageError, default_threads, split_arg
+from .crash import internal_error, one_line_warnings
 
 __all__ = ["main", "build_parser", "COMMANDS", "UsageError", "default_threads", "split_arg"]
 
@@ -38,7 +40,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="scdiff",
         description="Generate realistic single-cell RNA-seq profiles under chosen conditions with latent "
                     "diffusion (scDiffusion-style autoencoder + diffusion + guidance), trace trajectories "
@@ -48,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     for cmd in COMMANDS:
         cmd.add_parser(sub)
     return p
+
+
+def _check_expected(args) -> None:
+    """``--expect-fingerprint``: the checkpoint must be that one (checked before any work)."""
+    expected = getattr(args, "expect_fingerprint", None)
+    if expected:
+        from ..checkpoint import read_config
+        from ..fingerprint import verify
+
+        verify(read_config(args.checkpoint), args.checkpoint, expected)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,15 +72,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "train":
         args._argv = None if argv is None else "scdiff " + " ".join(shlex.quote(x) for x in argv)
-    if args.command != "train" and getattr(args, "threads", None):
-        import torch
+    with one_line_warnings():
+        try:
+            if args.command != "train" and getattr(args, "threads", None):
+                import torch
 
-        torch.set_num_threads(args.threads)
-    try:
-        return args.func(args)
-    except (ScdiffError, UsageError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+                torch.set_num_threads(args.threads)
+            _check_expected(args)
+            return args.func(args)
+        except (ScdiffError, UsageError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except MemoryError:
+            print("error: not enough memory for this request; ask for fewer cells or genes, or a smaller model.",
+                  file=sys.stderr)
+            return 2
+        except Exception as e:  # a bug: one line here, the traceback in a log file
+            return internal_error(e, argv)

@@ -7,30 +7,54 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
+
+from .. import validate as V
+from ..common import Label
+from ..errors import ScdiffError
 
 
 class UsageError(Exception):
     """A problem with the command line, printed as one ``error:`` line (exit code 2)."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse whose refusals are one ``error:`` line (exit code 2) that points to ``--help``."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        message = re.sub(r"^argument (\S+?)(/\S+)?: (\1 )?", r"\1: ", message)
+        print(f"error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(2)
+
+
+def typed(check: Callable, flag: str, *bounds) -> Callable[[str], object]:
+    """An argparse ``type=`` from a :mod:`scdiff_core.validate` check (its message, one line)."""
+    def convert(text: str):
+        try:
+            return check(text, flag, *bounds)
+        except ScdiffError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    convert.__name__ = flag.lstrip("-").replace("-", "_")
+    return convert
+
+
 def kv_pairs(items: list[str] | None, what: str) -> dict[str, str]:
-    """``['col=value', …]`` -> ``{col: value}`` (spaces around either side stripped)."""
-    out = {}
-    for it in items or []:
-        if "=" not in it:
-            raise UsageError(f"{what} must look like column=value, got {it!r}.")
-        k, v = it.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
+    """``['col=value', …]`` -> ``{col: value}`` (spaces stripped; one column given two values is refused)."""
+    return V.pairs(items, what)
 
 
-def number(v: str, what: str) -> float:
-    try:
-        return float(v)
-    except ValueError:
-        raise UsageError(f"{what} expects a number, got {v!r}.") from None
+def condition_pairs(items: list[str] | None, what: str = "--condition") -> dict[str, str]:
+    """Like :func:`kv_pairs`; ``col==VALUE`` asks for the label VALUE literally (even one named 'any')."""
+    return {k: Label(v[1:].strip()) if v.startswith("=") else v for k, v in kv_pairs(items, what).items()}
+
+
+def scale_pairs(items: list[str] | None) -> dict[str, float]:
+    """``--scale COL=S`` options -> ``{column: strength}`` (finite, -50 to 50)."""
+    return {k: V.scale(v, f"--scale {k}") for k, v in kv_pairs(items, "--scale").items()}
 
 
 def split_arg(v: str) -> tuple[float, float, float]:
@@ -53,14 +77,24 @@ def split_arg(v: str) -> tuple[float, float, float]:
     return f[0], f[1], f[2]
 
 
-def threads_arg(v: str) -> int:
-    try:
-        n = int(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--threads takes a whole number, got {v!r}") from None
-    if not 1 <= n <= 256:
-        raise argparse.ArgumentTypeError(f"--threads must be between 1 and 256, got {n}")
-    return n
+threads_arg = typed(V.integer, "--threads", 1, V.MAX_THREADS)
+seed_arg = typed(V.seed, "--seed")
+
+
+def count_arg(flag: str, lo: int, hi: int) -> Callable[[str], int]:
+    """A whole number in [lo, hi] (``type=`` for counts such as --cells, --steps, --points)."""
+    return typed(V.integer, flag, lo, hi)
+
+
+def add_fingerprint(sp) -> None:
+    sp.add_argument("--expect-fingerprint", metavar="HEX", type=typed(lambda v, f: _fp(v), "--expect-fingerprint"),
+                    help="refuse any checkpoint but the one with this fingerprint (12-64 hex digits, see scdiff info)")
+
+
+def _fp(v: str) -> str:
+    from ..fingerprint import expected_arg
+
+    return expected_arg(v)
 
 
 def default_threads() -> int:
@@ -85,9 +119,11 @@ def add_sampling(sp, guidance_default: str = "free") -> None:
 
     sp.add_argument("--guidance", default=guidance_default, choices=sorted(GUIDANCE), help=choices_help(GUIDANCE))
     sp.add_argument("--sampler", default="ddim", choices=sorted(SAMPLERS), help=choices_help(SAMPLERS))
-    sp.add_argument("--steps", type=int, default=50, help="denoising steps (ddpm uses up to 1000)")
-    sp.add_argument("--seed", type=int, default=0, help="same seed, same cells")
+    sp.add_argument("--steps", type=count_arg("--steps", 1, 1000), default=50,
+                    help="denoising steps, 1 to 1000 (ddpm uses up to 1000)")
+    sp.add_argument("--seed", type=seed_arg, default=0, help=f"same seed, same cells (0 to {V.SEED_MAX})")
     add_threads(sp)
+    add_fingerprint(sp)
 
 
 def tqdm_progress(desc: str):
@@ -108,10 +144,8 @@ def tqdm_progress(desc: str):
 
 
 def check_h5ad_out(out: str) -> Path:
-    """Check the output name before any work is done."""
-    if Path(out).suffix != ".h5ad":
-        raise UsageError(f"--out must end in .h5ad, got {out!r}.")
-    return Path(out)
+    """Check the output name before any work is done (suffix, not a folder, a writable place)."""
+    return V.output_file(out, "--out", ".h5ad")
 
 
 def write_h5ad(adata, out: str) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .args import add_threads
+from .. import validate as V
+from .args import add_fingerprint, add_threads, seed_arg
 
 HELP = "compare generated cells with the held-out real test cells"
 
@@ -23,29 +24,26 @@ def add_parser(sub) -> None:
                                        "held-out cells of each time point on the path")
     ev.add_argument("--time-order", help="trajectory files: the time points in their true order, comma-separated "
                                          "(default: numeric order)")
-    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--seed", type=seed_arg, default=0)
     add_threads(ev)
+    add_fingerprint(ev)
     ev.add_argument("--out", help="write the report as JSON")
     ev.set_defaults(func=run)
 
 
 def run(a) -> int:
-    import anndata as ad
     import pandas as pd
 
-    from ..errors import ScdiffError
+    from ..data import load_anndata
     from ..evaluation import HeldOut
     from ..model import SCDiffModel
+    from ..uploads import check_generated
 
+    out = V.output_file(a.out, "--out", ".json") if a.out else None
     model = SCDiffModel.load(a.checkpoint)
-    p = Path(a.generated)
-    if not p.exists():
-        raise ScdiffError(f"No file at {p}. Pass the .h5ad written by `scdiff generate`.")
-    try:
-        gen = ad.read_h5ad(p)
-    except Exception as e:  # h5py/anndata raise many types for a bad file
-        raise ScdiffError(f"{p} could not be read as .h5ad ({type(e).__name__}). Pass a file written by "
-                          f"`scdiff generate`.") from e
+    gen_path = V.regular_file(a.generated, "--generated, the .h5ad written by `scdiff generate`").resolve()
+    gen, _ = load_anndata(gen_path)  # an absolute path: never taken for a built-in dataset's name
+    check_generated(gen, model, a.label_key)
     held = HeldOut(model, data=a.data)
     if str(dict(gen.uns.get("scdiff", {})).get("kind", "")) == "trajectory":
         return run_trajectory(a, model, held, gen)
@@ -54,11 +52,12 @@ def run(a) -> int:
         print(report.table.round(4).to_string(index=False))
     for n in report.notes:
         print("note:", n)
-    if a.out:
+    if out is not None:
         from ..checkpoint import write_json_atomic
 
-        write_json_atomic(a.out, report.to_dict())
-        print(f"wrote {a.out}")
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out, report.to_dict())
+        print(f"wrote {out}")
     return 0
 
 def _fmt(x) -> str:

@@ -3,23 +3,29 @@ from __future__ import annotations
 
 import argparse
 
-from .args import add_sampling, check_h5ad_out, kv_pairs, number, tqdm_progress, write_h5ad
+from .. import validate as V
+from .args import add_sampling, check_h5ad_out, condition_pairs, count_arg, scale_pairs, tqdm_progress, typed, write_h5ad
 
 HELP = "generate cells for a combination of conditions"
 
 
 def add_parser(sub) -> None:
+    from ..model import MAX_CELLS
+
     gen = sub.add_parser("generate", help=HELP,
                          description="Generate cells for any combination of condition values, including combinations "
                                      "never seen in training. Columns not given are left free ('any').",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     gen.add_argument("--checkpoint", required=True, help="checkpoint folder")
     gen.add_argument("--condition", action="append", metavar="COL=VALUE",
-                     help="a condition value (repeat for several columns); omit a column or give 'any' to leave it free")
+                     help="a condition value (repeat for several columns); omit a column or give 'any' to leave it "
+                          "free; COL==VALUE takes VALUE literally (a label that is itself named 'any')")
     gen.add_argument("--scale", action="append", metavar="COL=S",
-                     help="guidance strength for a column (repeatable); defaults from the checkpoint")
-    gen.add_argument("--cells", type=int, required=True, help="number of cells")
-    gen.add_argument("--eta", type=float, default=0.0, help="DDIM η: 0 deterministic, 1 stochastic (scRDiT)")
+                     help="guidance strength for a column, -50 to 50 (repeatable); defaults from the checkpoint")
+    gen.add_argument("--cells", type=count_arg("--cells", 1, MAX_CELLS), required=True,
+                     help=f"number of cells (1 to {MAX_CELLS:,})")
+    gen.add_argument("--eta", type=typed(V.eta, "--eta"), default=0.0,
+                     help="DDIM η in [0, 1]: 0 deterministic, 1 stochastic (scRDiT)")
     add_sampling(gen)
     gen.add_argument("--out", required=True, help="output .h5ad (X log-normalized, layers['counts'] for count models)")
     gen.set_defaults(func=run)
@@ -29,9 +35,9 @@ def run(a) -> int:
     from ..model import SCDiffModel
 
     check_h5ad_out(a.out)
+    conds = condition_pairs(a.condition)
+    scales = scale_pairs(a.scale)
     model = SCDiffModel.load(a.checkpoint)
-    conds = kv_pairs(a.condition, "--condition")
-    scales = {k: number(v, "--scale") for k, v in kv_pairs(a.scale, "--scale").items()}
     adata = model.generate(conds, a.cells, guidance=a.guidance, scales=scales or None, sampler=a.sampler,
                            steps=a.steps, eta=a.eta, seed=a.seed, progress=tqdm_progress("denoising"))
     write_h5ad(adata, a.out)

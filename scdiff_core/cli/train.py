@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
 from pathlib import Path
 
-from .args import UsageError, kv_pairs, split_arg, threads_arg
+from .. import validate as V
+from .args import UsageError, count_arg, kv_pairs, seed_arg, split_arg, threads_arg
 
 HELP = "train a model on an .h5ad file or a built-in dataset"
 
@@ -16,7 +16,7 @@ HELP = "train a model on an .h5ad file or a built-in dataset"
 def add_parser(sub) -> None:
     from ..backbones import BACKBONES
     from ..space import SPACES
-    from ..train_config import default
+    from ..train_config import INT_RANGES, default
     from .args import choices_help
 
     t = sub.add_parser("train", help=HELP,
@@ -40,23 +40,24 @@ def add_parser(sub) -> None:
     t.add_argument("--split", type=split_arg, default=default("split"), metavar="TRAIN,VAL,TEST",
                    help="fractions of cells for training, validation (the control row) and test; TEST may be 0, "
                         "then evaluation uses half the validation cells as the held-out set")
-    t.add_argument("--n-top-genes", type=int, default=2000, help="highly variable genes kept when there are > 3000 genes")
-    t.add_argument("--seed", type=int, default=0, help="seed of the split and of training")
-    t.add_argument("--ae-epochs", type=int, default=argparse.SUPPRESS,
-                   help=f"autoencoder epochs (default {default('ae_epochs')})")
-    t.add_argument("--diffusion-iters", type=int, default=argparse.SUPPRESS,
-                   help=f"denoiser training steps (default {default('diffusion_iters'):,})")
-    t.add_argument("--classifier-iters", type=int, default=argparse.SUPPRESS,
-                   help=f"steps per classifier (default {default('classifier_iters'):,})")
-    t.add_argument("--latent-dim", type=int, default=argparse.SUPPRESS,
-                   help=f"size of the latent code (default {default('latent_dim')})")
+    t.add_argument("--n-top-genes", type=count_arg("--n-top-genes", 1, 100_000), default=2000,
+                   help="highly variable genes kept when there are > 3000 genes")
+    t.add_argument("--seed", type=seed_arg, default=0, help="seed of the split and of training")
+    for flag, name, what in (("--ae-epochs", "ae_epochs", "autoencoder epochs"),
+                             ("--diffusion-iters", "diffusion_iters", "denoiser training steps"),
+                             ("--classifier-iters", "classifier_iters", "steps per classifier"),
+                             ("--latent-dim", "latent_dim", "size of the latent code")):
+        lo, hi = INT_RANGES[name]
+        t.add_argument(flag, type=count_arg(flag, lo, hi), default=argparse.SUPPRESS,
+                       help=f"{what}, {lo:,} to {hi:,} (default {default(name):,})")
     t.add_argument("--exclude", action="append", metavar="COL=V[,COL2=V2]",
                    help="keep a combination out of training (its cells go to the test set), e.g. "
                         "paul15_clusters=7MEP,phase=G2M to test generating an unseen combination; repeatable")
     t.add_argument("--encoder-init", metavar="PATH",
                    help="start the encoder from a pretrained one: an scdiff checkpoint folder, or a foundation "
                         "model's encoder converted by `scdiff convert-encoder` (genes aligned by name)")
-    t.add_argument("--config", help="JSON file or string of further TrainConfig options")
+    t.add_argument("--config", help="JSON object, or a file holding one, of further TrainConfig options "
+                                    '(e.g. \'{"latent_dim": 32}\')')
     t.add_argument("--threads", type=threads_arg, help="torch threads (default: all cores; training is the one job)")
     t.add_argument("--restart", action="store_true", help="ignore any interrupted run in --out and start over")
     t.add_argument("--progress-file", help="keep a JSON file with each stage's step/total/loss (for front ends)")
@@ -69,12 +70,12 @@ def _config(a):
 
     cfg = TrainConfig(seed=a.seed, backbone=a.backbone, space=a.space, threads=a.threads, split=tuple(a.split))
     if a.config:
-        try:
-            overrides = json.loads(Path(a.config).read_text()) if Path(a.config).exists() else json.loads(a.config)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise UsageError(f"--config must be a JSON object or a file holding one ({e}).") from None
-        if not isinstance(overrides, dict):
-            raise UsageError('--config must be a JSON object, e.g. \'{"latent_dim": 32}\'.')
+        text = a.config.strip()
+        if text.startswith(("{", "[")) or not Path(a.config).exists():
+            overrides = V.parse_json(a.config, "--config")
+        else:
+            overrides = V.read_json(a.config, f"--config file {a.config}")
+        V.json_object(overrides, "--config")
         cfg = TrainConfig.from_dict({**cfg.to_dict(), **overrides})
     if a.exclude:
         cfg.exclude = [kv_pairs(x.split(","), "--exclude") for x in a.exclude]
@@ -125,10 +126,15 @@ def run(a) -> int:
     from ..errors import ScdiffError
     from ..training import train
 
+    from ..outdir import check_out_dir
+
     conds = [c.strip() for c in a.conditions.split(",") if c.strip()]
     if not conds:
         raise UsageError("--conditions needs at least one obs column, e.g. --conditions cell_type,phase.")
-    cfg = _config(a)
+    cfg = _config(a).validate()
+    check_out_dir(a.out)
+    if a.progress_file:
+        V.output_file(a.progress_file, "--progress-file")
     prep = load_prepared(a.data, conds, layer=a.layer, use_raw=True if a.use_raw else None,
                          paul15_path=a.paul15_path, n_top_genes=a.n_top_genes)
     print(f"data: {prep.adata.n_obs} cells × {len(prep.genes)} genes ({prep.kind}); conditions: "

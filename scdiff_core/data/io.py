@@ -8,15 +8,16 @@ content (gzip or HDF5 magic bytes), not by their extension.
 from __future__ import annotations
 
 import gzip
-import io
 import os
+import shutil
+import tempfile
 import zlib
 from pathlib import Path
-from typing import Any
 
 import anndata
 
-from scdiff_core.errors import DataError
+from scdiff_core.errors import DataError, ScdiffError
+from scdiff_core.validate import MB, limit, limit_hint, regular_file
 
 from .matrix import _has_negative
 
@@ -41,7 +42,7 @@ _CONVERT_HINT = (
 
 
 def _check_is_file(path: Path) -> None:
-    """Raise :class:`DataError` when ``path`` does not exist or is a directory."""
+    """Raise :class:`DataError` when ``path`` is missing, a directory or not a regular file (a FIFO, a device)."""
     if not path.exists():
         raise DataError(
             f"Data file not found: '{path}'. Check the path, or give one of the built-in "
@@ -53,49 +54,109 @@ def _check_is_file(path: Path) -> None:
             f".h5ad.gz file (zarr stores are not supported; convert with "
             f"anndata.read_zarr(path).write_h5ad('data.h5ad'))."
         )
+    try:
+        regular_file(path, "the data file")
+    except ScdiffError as e:
+        raise DataError(str(e)) from None
 
 
-def _h5ad_source(path: Path) -> Any:
-    """What :func:`anndata.read_h5ad` should read: the path, or the gunzipped bytes.
+def _gunzip_capped(path: Path, dest: Path) -> None:
+    """Decompress ``path`` into ``dest`` in chunks, stopping past the decompressed-size limit."""
+    cap = limit("decompressed")
+    total = 0
+    try:
+        with gzip.open(path, "rb") as src, open(dest, "wb") as out:
+            while chunk := src.read(4 * MB):
+                total += len(chunk)
+                if total > cap:
+                    raise DataError(f"'{path}' expands to more than {cap / MB:,.0f} MB when decompressed "
+                                    f"{limit_hint('decompressed')}; decompress it yourself (gunzip) if it is "
+                                    f"genuine, or check where it came from.")
+                if total == len(chunk) and chunk[:8] != _HDF5_MAGIC:
+                    raise DataError(f"'{path}' is gzip-compressed but does not contain an .h5ad file. "
+                                    + _CONVERT_HINT)
+                out.write(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(
+            f"'{path}' is a damaged or truncated gzip file ({exc}). Download or copy it "
+            f"again, or give the uncompressed .h5ad."
+        ) from exc
+    if total == 0:
+        raise DataError(f"'{path}' is an empty gzip file. " + _CONVERT_HINT)
 
-    The format is told by the first bytes of the file (gzip or HDF5 magic), not its name.
+
+def _check_shape(path: Path, source: str) -> None:
+    """Cells, genes and stored values within the limits, read from the HDF5 header before the data."""
+    import h5py
+
+    try:
+        with h5py.File(source, "r") as f:
+            X = f.get("X")
+            if X is None:
+                return
+            shape = tuple(X.attrs.get("shape", X.attrs.get("h5sparse_shape", ()))) if isinstance(X, h5py.Group) \
+                else tuple(X.shape)
+            stored = X["data"].shape[0] if isinstance(X, h5py.Group) and "data" in X else None
+    except (OSError, KeyError, TypeError, ValueError):
+        return  # anndata reports an unreadable file itself
+    if len(shape) != 2:
+        return
+    n_obs, n_vars = (int(x) for x in shape)
+    stored = n_obs * n_vars if stored is None else int(stored)
+    fixes = {"cells": "subsample the cells first (scanpy.pp.subsample)",
+             "genes": "keep fewer genes first (e.g. the highly variable ones)",
+             "values": "subsample the cells or keep fewer genes first"}
+    for name, n, what in (("cells", n_obs, "cells"), ("genes", n_vars, "genes"), ("values", stored, "stored values")):
+        if n > limit(name):
+            raise DataError(f"'{path}' holds {n:,} {what}, more than scdiff reads {limit_hint(name)}; "
+                            f"{fixes[name]} and write it again.")
+
+
+def _check_gene_names(path: Path, adata: anndata.AnnData) -> None:
+    """Refuse a file whose genes carry no names (anndata numbers them "0", "1", … when /var is missing)."""
+    names = adata.var_names
+    if adata.n_vars and names[0] == "0" and list(names) == [str(i) for i in range(adata.n_vars)]:
+        raise DataError(f"'{path}' has no gene names (its genes are numbered 0..{adata.n_vars - 1}: the file has "
+                        f"no /var). Set the gene symbols (adata.var_names = [...]) and write it again.")
+
+
+def _read_h5ad_file(path: Path) -> anndata.AnnData:
+    """Read a plain or gzipped ``.h5ad`` file, raising :class:`DataError` on any problem.
+
+    The format is told by the first bytes (gzip or HDF5 magic), not the name; a gzip is
+    decompressed in chunks to a temporary file with a cap on its size, and the matrix's shape
+    is checked against the limits before anything is read into memory.
     """
+    _check_is_file(path)
     try:
         with open(path, "rb") as fh:
             head = fh.read(8)
     except OSError as exc:
         raise DataError(f"Cannot open '{path}': {exc}. Check the file's permissions.") from exc
-
-    if head[:2] == _GZIP_MAGIC:
-        try:
-            with gzip.open(path, "rb") as fh:
-                payload = fh.read()
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(
-                f"'{path}' is a damaged or truncated gzip file ({exc}). Download or copy it "
-                f"again, or give the uncompressed .h5ad."
-            ) from exc
-        if payload[:8] != _HDF5_MAGIC:
-            raise DataError(f"'{path}' is gzip-compressed but does not contain an .h5ad file. "
-                            + _CONVERT_HINT)
-        return io.BytesIO(payload)
-    if head == _HDF5_MAGIC:
-        return str(path)
-    raise DataError(f"'{path}' is not an .h5ad file. " + _CONVERT_HINT)
-
-
-def _read_h5ad_file(path: Path) -> anndata.AnnData:
-    """Read a plain or gzipped ``.h5ad`` file, raising :class:`DataError` on any problem."""
-    _check_is_file(path)
-    source = _h5ad_source(path)
+    tmpdir = None
     try:
-        return anndata.read_h5ad(source)
-    except Exception as exc:  # h5py/anndata raise many different types for bad files
-        raise DataError(
-            f"Could not read '{path}' as AnnData ({type(exc).__name__}: {exc}). The file may "
-            f"be corrupt or not written by anndata (a 10x Genomics .h5 needs "
-            f"scanpy.read_10x_h5(path).write_h5ad('data.h5ad') first)."
-        ) from exc
+        if head[:2] == _GZIP_MAGIC:
+            tmpdir = tempfile.mkdtemp(prefix="scdiff-gunzip-")
+            source = str(Path(tmpdir) / "data.h5ad")
+            _gunzip_capped(path, Path(source))
+        elif head == _HDF5_MAGIC:
+            source = str(path)
+        else:
+            raise DataError(f"'{path}' is not an .h5ad file. " + _CONVERT_HINT)
+        _check_shape(path, source)
+        try:
+            adata = anndata.read_h5ad(source)
+        except Exception as exc:  # h5py/anndata raise many different types for bad files
+            raise DataError(
+                f"Could not read '{path}' as AnnData ({type(exc).__name__}: {exc}). The file may "
+                f"be corrupt or not written by anndata (a 10x Genomics .h5 needs "
+                f"scanpy.read_10x_h5(path).write_h5ad('data.h5ad') first)."
+            ) from exc
+    finally:
+        if tmpdir:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    _check_gene_names(path, adata)
+    return adata
 
 
 # --------------------------------------------------------------------------------------

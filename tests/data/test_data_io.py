@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 
 import numpy as np
 import pytest
@@ -120,9 +119,8 @@ def test_h5ad_source_by_magic_not_name(tmp_path, tiny):
     a = tiny()
     plain = tmp_path / "named.gz"  # an .h5ad despite its name
     a.write_h5ad(plain)
-    assert data_io._h5ad_source(plain) == str(plain)
+    np.testing.assert_array_equal(D.load_anndata(str(plain))[0].X, a.X)
     gz = tmp_path / "named.h5ad"  # a gzip despite its name
     gz.write_bytes(gzip.compress(plain.read_bytes()))
-    src = data_io._h5ad_source(gz)
-    assert isinstance(src, io.BytesIO) and src.getvalue() == plain.read_bytes()
+    # decompressed in chunks to a temporary file (capped), not into memory; the copy is removed
     np.testing.assert_array_equal(D.load_anndata(str(gz))[0].X, a.X)
