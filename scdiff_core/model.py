@@ -134,8 +134,8 @@ class SCDiffModel:
         return R.scales(self.conditions, self.default_scales(guidance), scales)
 
     @staticmethod
-    def _check_sampling(n_cells: int, sampler: str, steps: int, guidance: str) -> None:
-        R.check_sampling(n_cells, sampler, steps, guidance, MAX_CELLS)
+    def _check_sampling(n_cells: int, sampler: str, steps: int, guidance: str, max_cells: int = MAX_CELLS) -> None:
+        R.check_sampling(n_cells, sampler, steps, guidance, max_cells)
 
     # ------------------------------------------------------------------ sampling core
     def _denoise(self, x: torch.Tensor, targets, scales, guidance: str, sampler: str, steps: int, eta: float,
@@ -187,7 +187,9 @@ class SCDiffModel:
         sampler, steps, eta
             ``ddim`` with any number of steps (η = 0 deterministic, η = 1 stochastic) or ``ddpm``.
         seed
-            Same seed, same cells.
+            Same seed, same cells. Cells are drawn in blocks of 4,096, each with random streams
+            derived from the seed and the block's index (:mod:`scdiff_core.streaming`), so
+            :meth:`generate_chunks` and streamed files hold the same cells.
         progress
             ``progress(step, total)`` after each denoising step.
 
@@ -197,41 +199,35 @@ class SCDiffModel:
         obs = requested conditions, ``obsm['X_umap_ref']`` (projection onto the reference map)
         and provenance in ``uns['scdiff']``.
         """
-        if isinstance(conditions, Mapping):
-            groups = [(conditions, n_cells)]
-        elif isinstance(conditions, (list, tuple)):
-            groups = list(conditions)
-        else:
+        from .streaming import concat_cells, plan_request, sample_block
+
+        if not isinstance(conditions, (Mapping, list, tuple)):
             raise ScdiffError("conditions must be a mapping {column: value} or a list of (mapping, n_cells) pairs.")
-        if not groups:
-            raise ScdiffError("Nothing to generate: give at least one condition group.")
-        self._check_sampling(1, sampler, steps, guidance)
         eta, seed = V.eta(eta, "eta (0 deterministic, 1 stochastic)"), V.seed(seed, "seed")
-        checked = []
-        for group in groups:
-            if not isinstance(group, (list, tuple)) or len(group) != 2:
-                raise ScdiffError("Each condition group must be a (conditions, n_cells) pair.")
-            cond, n = group
-            self._check_sampling(n, sampler, steps, guidance)
-            checked.append((self._check_conditions(cond), int(n)))
-        total = sum(n for _, n in checked)
-        if total > MAX_CELLS:
-            raise ScdiffError(f"At most {MAX_CELLS:,} cells per request; asked for {total:,}.")
-        sc = self._scales(scales, guidance)
+        req = plan_request(self, conditions, n_cells, guidance=guidance, scales=scales, sampler=sampler,
+                           steps=steps, eta=eta, seed=seed, max_cells=MAX_CELLS)
         t0 = time.perf_counter()
-        per_cell = {c: [cond[c] for cond, n in checked for _ in range(n)] for c in self.conditions}
-        targets = [self._one_hot(c, per_cell[c]) for c in self.conditions]
-        g = torch.Generator().manual_seed(int(seed))
-        x = torch.randn(total, self.config["space_dim"], generator=g)
-        v = self._denoise(x, targets, [sc[c] for c in self.conditions], guidance, sampler, steps, eta, None, g, progress)
-        rng = np.random.default_rng(int(seed))
-        cells = self.from_space(v, rng)
-        obs = pd.DataFrame({c: [ANY if v_ is None else v_ for v_ in per_cell[c]] for c in self.conditions})
-        prov = {"guidance": guidance, "sampler": sampler, "steps": int(steps), "eta": float(eta),
-                "scales": sc, "seed": int(seed), "seconds": time.perf_counter() - t0,
-                "groups": [{"conditions": {c: (v_ or ANY) for c, v_ in cond.items()}, "n_cells": n}
-                           for cond, n in checked]}
-        return self._to_anndata(cells, obs, prov, kind="generate")
+        cells = concat_cells([sample_block(self, req, b, progress) for b in range(req.n_blocks)])
+        obs = req.obs(slice(0, req.total))
+        return self._to_anndata(cells, obs, req.provenance(time.perf_counter() - t0), kind="generate")
+
+    def generate_chunks(self, conditions: Mapping[str, str | None] | Sequence[tuple[Mapping[str, str | None], int]],
+                        n_cells: int | None = None, *, chunk_size: int = 8192, guidance: str = "free",
+                        scales: Mapping[str, float] | float | None = None, sampler: str = "ddim", steps: int = 50,
+                        eta: float = 0.0, seed: int = 0, progress: ProgressFn | None = None):
+        """Generate any number of cells as an iterator of AnnData chunks of ``chunk_size`` cells.
+
+        The same arguments as :meth:`generate`, without its ``MAX_CELLS`` cap. The chunks, stacked,
+        hold exactly the cells :meth:`generate` returns for the same seed (see
+        :mod:`scdiff_core.streaming`); obs names run on (``gen0`` … across chunks) and each chunk's
+        condition columns carry the categories of the whole request. ``progress(step, total)``
+        counts denoising steps over all cells.
+        """
+        from .streaming import MAX_STREAMED_CELLS, iter_chunks, plan_request
+
+        req = plan_request(self, conditions, n_cells, guidance=guidance, scales=scales, sampler=sampler,
+                           steps=steps, eta=eta, seed=seed, max_cells=MAX_STREAMED_CELLS)
+        return iter_chunks(self, req, chunk_size, progress)
 
     def trajectory(self, column: str, start, end, *, method: str | None = None, **kwargs) -> ad.AnnData:
         """A continuous path of cells from ``start`` to ``end`` (values of ``column``, or sets of cells).

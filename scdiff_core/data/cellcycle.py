@@ -77,6 +77,21 @@ def cell_cycle_genes(var_names: Iterable[str]) -> list[str]:
     return out
 
 
+def phase_genes(var_names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The S and G2M marker genes present, each list checked to hold at least :data:`MIN_PHASE_GENES`."""
+    s_genes = _match_genes(S_GENES, var_names)
+    g2m_genes = _match_genes(G2M_GENES, var_names)
+    if len(s_genes) < MIN_PHASE_GENES or len(g2m_genes) < MIN_PHASE_GENES:
+        raise DataError(
+            f"Cannot score the cell-cycle phase: only {len(s_genes)} S-phase and "
+            f"{len(g2m_genes)} G2M genes of the standard lists were found among the "
+            f"{len(var_names)} genes (at least {MIN_PHASE_GENES} of each are needed). Use a "
+            f"matrix with more genes (e.g. --use-raw), provide your own 'phase' column in obs, "
+            f"or leave 'phase' out of the conditions."
+        )
+    return s_genes, g2m_genes
+
+
 def score_phase(adata_lognorm: anndata.AnnData, *, random_state: int = 0) -> pd.Series:
     """Score the cell-cycle phase of each cell.
 
@@ -103,16 +118,7 @@ def score_phase(adata_lognorm: anndata.AnnData, *, random_state: int = 0) -> pd.
     import scanpy as sc
 
     var_names = [str(g) for g in adata_lognorm.var_names]
-    s_genes = _match_genes(S_GENES, var_names)
-    g2m_genes = _match_genes(G2M_GENES, var_names)
-    if len(s_genes) < MIN_PHASE_GENES or len(g2m_genes) < MIN_PHASE_GENES:
-        raise DataError(
-            f"Cannot score the cell-cycle phase: only {len(s_genes)} S-phase and "
-            f"{len(g2m_genes)} G2M genes of the standard lists were found among the "
-            f"{len(var_names)} genes (at least {MIN_PHASE_GENES} of each are needed). Use a "
-            f"matrix with more genes (e.g. --use-raw), provide your own 'phase' column in obs, "
-            f"or leave 'phase' out of the conditions."
-        )
+    s_genes, g2m_genes = phase_genes(var_names)
     X = adata_lognorm.X
     X = sp.csr_matrix(X, dtype=np.float32, copy=True) if sp.issparse(X) else np.array(X, dtype=np.float32)
     work = anndata.AnnData(

@@ -29,19 +29,21 @@ def load_prepared(
     paul15_path: str | os.PathLike | None = None,
     n_top_genes: int = 2000,
     genes: Sequence[str] | None = None,
+    **prepare_options,
 ) -> PreparedData:
     """Load a dataset by name or path and prepare it for training or evaluation.
 
     ``use_raw=None`` follows the dataset's default (``.raw`` for pbmc68k, whose ``.X`` is
     scaled). ``genes``: restrict to a model's genes (evaluation), in that order — a gene the
     data lacks is an error. Cells left with no counts over the selected genes are dropped
-    (their library size would be zero) and the number is recorded.
+    (their library size would be zero) and the number is recorded. Further keyword arguments
+    (``max_all_genes``, ``compute_phase``, ``kind``, ``min_cells_per_value``) go to :func:`prepare`.
     """
     adata, info = load_anndata(source, paul15_path=paul15_path)
     if use_raw is None:
         use_raw = bool(info.get("default_use_raw")) and layer is None
     mat = select_matrix(adata, layer=layer, use_raw=bool(use_raw))
-    prep = prepare(mat, list(conditions), n_top_genes=n_top_genes, source_info=info)
+    prep = prepare(mat, list(conditions), n_top_genes=n_top_genes, source_info=info, **prepare_options)
     prep.preprocessing["layer"] = layer
     prep.preprocessing["use_raw"] = bool(use_raw)
     a = prep.adata

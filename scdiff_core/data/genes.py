@@ -74,11 +74,13 @@ def _select_genes(
     conditions: Sequence[str],
     max_all_genes: int,
     n_top_genes: int,
+    hvg: Callable[[int], tuple[np.ndarray, str, str | None]] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The genes to keep, as a boolean mask over ``var_names``, and a record of the choice.
 
     ``X`` holds the values of ``kind``; ``lognorm()`` gives their log-normalized form (called
-    only when highly variable genes are needed).
+    only when highly variable genes are needed). ``hvg(n_top_genes)``, when given, replaces
+    :func:`_select_hvg` (the chunked preparation computes the same from streamed statistics).
     """
     n_genes_in = len(var_names)
     selection: dict[str, Any] = {
@@ -91,9 +93,12 @@ def _select_genes(
         selection["method"] = "all"
         selection["n_highly_variable"] = None
     else:
-        mask, flavor, fallback = _select_hvg(
-            X if kind == "counts" else None, lognorm(), var_names, kind, int(n_top_genes)
-        )
+        if hvg is not None:
+            mask, flavor, fallback = hvg(int(n_top_genes))
+        else:
+            mask, flavor, fallback = _select_hvg(
+                X if kind == "counts" else None, lognorm(), var_names, kind, int(n_top_genes)
+            )
         selection["method"] = f"highly_variable_genes(flavor='{flavor}')"
         selection["flavor"] = flavor
         selection["fallback_reason"] = None if kind == "lognorm" else fallback

@@ -175,7 +175,15 @@ def _compute_phase(
         var=pd.DataFrame(index=pd.Index(var_names)),
     )
     phase = score_phase(ad_all)
-    cells.obs["phase"] = pd.Categorical(phase.to_numpy(dtype=str), categories=list(PHASES))
+    return _store_phase(cells.obs, phase.to_numpy(dtype=str), var_names, conditions, replaced, min_cells)
+
+
+def _store_phase(
+    obs: pd.DataFrame, phase: np.ndarray, var_names: list[str], conditions: Sequence[str], replaced: bool,
+    min_cells: int,
+) -> dict[str, Any]:
+    """Put the scored phase into ``obs['phase']``, check it as a condition, return its record."""
+    obs["phase"] = pd.Categorical(phase, categories=list(PHASES))
     record = {
         "computed": True,
         "method": "scanpy.tl.score_genes_cell_cycle (Tirosh 2016 genes, on all genes)",
@@ -185,7 +193,7 @@ def _compute_phase(
         "counts": {p: int((phase == p).sum()) for p in PHASES},
     }
     if "phase" in conditions:
-        _check_condition_values(cells.obs["phase"], "phase", min_cells, computed=True)
+        _check_condition_values(obs["phase"], "phase", min_cells, computed=True)
     return record
 
 
