@@ -71,6 +71,16 @@ def _check_numbers(cfg: dict, directory) -> None:
     for k, v in g.items():
         if v is None and k == "classifier_t_max":
             continue
+        if k == "calibrated":  # per-column defaults from calibration.py: {mode: {column: strength}}
+            from .calibration import calibrated_defaults
+
+            bad = [(m, c, s) for m, cols in calibrated_defaults(cfg).items() for c, s in cols.items()
+                   if c not in cfg.get("conditions", []) or isinstance(s, bool) or not isinstance(s, (int, float))
+                   or not math.isfinite(s) or abs(s) > 50]
+            if not isinstance(v, dict) or bad:
+                raise _bad(directory, f"has calibrated guidance defaults that are not numbers from -50 to 50 "
+                                      f"for its condition columns ({bad[:1] or type(v).__name__}).")
+            continue
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or abs(v) > 50:
             raise _bad(directory, f"has guidance default {k} = {v!r} (a number from -50 to 50 is needed).")
     if not isinstance(cfg.get("space_dim"), int) or not 1 <= cfg["space_dim"] <= MAX_DIM:
