@@ -237,13 +237,12 @@ class SCDiffModel:
         """
         from .trajectory import trajectory
 
-        checks = {"t_start": V.t_start, "eta": V.eta, "seed": V.seed,
-                  "scale": lambda v, w: None if v is None else V.scale(v, w)}
+        checks = {"t_start": V.t_start, "eta": V.eta, "seed": V.seed, "scale": V.scale}
         for name, check in checks.items():
-            if name in kwargs:
+            if kwargs.get(name) is not None:  # None: the method's own default
                 kwargs[name] = check(kwargs[name], f"{name} of the trajectory")
-        if column in self.conditions:
-            start, end = (self._match(column, v) for v in (start, end))
+        if column in self.conditions:  # labels are matched leniently; sets of cells pass through
+            start, end = (self._match(column, v) if isinstance(v, str) else v for v in (start, end))
         return trajectory(self, column, start, end, method=method, **kwargs)
 
     # ------------------------------------------------------------------ output

@@ -37,8 +37,9 @@ if TYPE_CHECKING:  # pragma: no cover
 RNG_BLOCK = 4096
 """Cells per block of random streams (and per sampler batch)."""
 
-MAX_STREAMED_CELLS = 1_000_000_000
-"""Upper bound on one streamed request (a typo guard, not a memory limit)."""
+MAX_STREAMED_CELLS = 10_000_000
+"""Upper bound on one streamed request: a typo guard (an extra zero or three), not a memory limit.
+Ten million cells is more than most atlases hold; for more, run several requests with different seeds."""
 
 DEFAULT_CHUNK = 8192
 
@@ -129,15 +130,18 @@ def plan_request(model: "SCDiffModel", conditions, n_cells: int | None, *, guida
     if not groups:
         raise ScdiffError("Nothing to generate: give at least one condition group.")
     model._check_sampling(1, sampler, steps, guidance, max_cells)
+    more = ("Stream larger requests: SCDiffModel.generate_chunks, or `scdiff generate` (it writes more cells in "
+            "chunks)." if max_cells < MAX_STREAMED_CELLS else "For more, run several requests with different seeds.")
+    for _, n in groups:  # too many cells: say where larger requests go before the generic number check
+        if isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > max_cells:
+            raise ScdiffError(f"At most {max_cells:,} cells per request; asked for {int(n):,}. {more}")
     checked = []
     for cond, n in groups:
         model._check_sampling(n, sampler, steps, guidance, max_cells)
         checked.append((model._check_conditions(cond), int(n)))
     total = sum(n for _, n in checked)
     if total > max_cells:
-        raise ScdiffError(f"At most {max_cells:,} cells per request; asked for {total:,}."
-                          + (" Stream larger requests: SCDiffModel.generate_chunks, or `scdiff generate` "
-                             "(it writes more cells in chunks)." if max_cells < MAX_STREAMED_CELLS else ""))
+        raise ScdiffError(f"At most {max_cells:,} cells per request; asked for {total:,}. {more}")
     sc = model._scales(scales, guidance)
     return Request(checked, model.conditions, model.vocab, sc, guidance, sampler, int(steps), float(eta),
                    int(seed))

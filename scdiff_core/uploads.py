@@ -141,12 +141,15 @@ def check_generated(adata: ad.AnnData, model, label_key: str | None = None) -> N
     ------
     DataError
         No cells, genes missing, NaN/infinite or negative values, or label values (in any of the
-        model's condition columns present in ``obs``) that the model does not know.
+        model's condition columns present in ``obs``) that the model does not know (not checked
+        for a trajectory file, whose cells are labelled by the ends of their path).
     """
     _check_genes(pd.Index(adata.var_names.astype(str)), model.genes)
     if adata.n_obs == 0:
         raise DataError("The file holds no cells.")
     detect_kind(adata[:, list(model.genes)].X)  # NaN, negative (scaled) or unnormalized values raise
+    if str(dict(adata.uns.get("scdiff", {})).get("kind", "")) == "trajectory":
+        return  # a path's cells are labelled by their ends ('A→B'), not by single values
     for col in [c for c in model.conditions if c in adata.obs] + ([label_key] if label_key else []):
         if col not in model.conditions:
             continue

@@ -100,7 +100,7 @@ def test_trajectory_starts_from_t_start(tiny_model, monkeypatch):
     (dict(conditions={"tissue": "x"}, n_cells=5), "no condition column"),
     (dict(conditions={"cell_type": "Z"}, n_cells=5), "not a value"),
     (dict(conditions={"cell_type": "A"}, n_cells=0), "Number of cells"),
-    (dict(conditions={"cell_type": "A"}, n_cells=10**7), "Number of cells"),
+    (dict(conditions={"cell_type": "A"}, n_cells=10**7), "At most 100,000 cells"),
     (dict(conditions={"cell_type": "A"}, n_cells=5, sampler="euler"), "Unknown sampler"),
     (dict(conditions={"cell_type": "A"}, n_cells=5, steps=0), "Steps"),
     (dict(conditions={"cell_type": "A"}, n_cells=5, guidance="magic"), "Unknown guidance"),

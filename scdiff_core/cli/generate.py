@@ -18,7 +18,7 @@ HELP = "generate cells for a combination of conditions"
 
 def add_parser(sub) -> None:
     from ..model import MAX_CELLS
-    from ..streaming import DEFAULT_CHUNK
+    from ..streaming import DEFAULT_CHUNK, MAX_STREAMED_CELLS
 
     gen = sub.add_parser("generate", help=HELP,
                          description="Generate cells for any combination of condition values, including combinations "
@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
                           "free; COL==VALUE takes VALUE literally (a label that is itself named 'any')")
     gen.add_argument("--scale", action="append", metavar="COL=S",
                      help="guidance strength for a column, -50 to 50 (repeatable); defaults from the checkpoint")
-    gen.add_argument("--cells", type=count_arg("--cells", 1, 10**9), required=True,
+    gen.add_argument("--cells", type=count_arg("--cells", 1, MAX_STREAMED_CELLS), required=True,
                      help=f"number of cells (more than {MAX_CELLS:,} are streamed to the file in chunks)")
     gen.add_argument("--eta", type=typed(V.eta, "--eta"), default=0.0,
                      help="DDIM η in [0, 1]: 0 deterministic, 1 stochastic (scRDiT)")

@@ -30,7 +30,7 @@ from scdiff_core.common import LIBRARY_KEY, NORMALIZATION
 from scdiff_core.errors import DataError
 
 from . import gene_stats as gs
-from .backed import CellMatrix, OpenedMatrix, open_matrix
+from .backed import CellMatrix, OpenedMatrix, _check_plain_h5ad, open_matrix
 from .cellcycle import phase_genes
 from .conditions import _check_condition_counts, _check_conditions, _vocabularies
 from .genes import _select_genes
@@ -179,6 +179,7 @@ def prepare_chunked(path: str | os.PathLike, conditions: Sequence[str], *, workd
     if old is not None and old[0].get("key") == key:
         return _from_store(target, *old)
     if use_raw is None:
+        _check_plain_h5ad(Path(path).expanduser())
         with h5py.File(Path(path).expanduser(), "r") as f:
             use_raw = (layer is None and "raw" in f and "X" in f
                        and _has_negative(CellMatrix(f["X"]).rows(0, min(chunk_cells, int(_rows_of(f["X"]))))))

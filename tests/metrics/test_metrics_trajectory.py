@@ -6,10 +6,13 @@ from scdiff_core.metrics.trajectory import (diffusion_pseudotime, per_lambda_rea
                                             time_course_placement)
 
 
-def _course(seed=0, n=60, times=(0, 1, 2, 3, 4)):
-    """Real cells along a curved 1-d manifold in 5-d, one cluster per time point."""
+def _course(seed=0, n=60, times=(0, 1, 2, 3, 4), continuous=False):
+    """Real cells along a curved 1-d manifold in 5-d, one cluster per time point (``continuous``:
+    spread evenly along it instead, so that a neighbour graph of them is connected)."""
     rng = np.random.default_rng(seed)
     s = np.concatenate([np.full(n, t, float) for t in times]) / max(times)
+    if continuous:
+        s = np.sort(rng.uniform(0, 1, len(s)))
     X = np.stack([np.cos(2 * s), np.sin(2 * s), s, np.zeros_like(s), np.zeros_like(s)], 1)
     return X + 0.05 * rng.standard_normal(X.shape), np.repeat(np.asarray(times), n), s
 
@@ -38,7 +41,7 @@ def test_time_course_placement_orders_time_points():
 
 
 def test_pseudotime_order_and_realism():
-    real, _, s = _course()
+    real, _, s = _course(continuous=True)
     gen, lam = _path()
     po = pseudotime_order(gen, lam, real, s)
     assert po["strictly_increasing"] and po["spearman_cells"] > 0.9 and len(po["mean_pseudotime"]) == 11
@@ -51,7 +54,7 @@ def test_pseudotime_order_and_realism():
 
 
 def test_diffusion_pseudotime_rises_along_the_course():
-    real, _, s = _course(n=30)
+    real, _, s = _course(n=30, continuous=True)
     pt = diffusion_pseudotime(real, root=int(np.argmin(s)))
     from scipy.stats import spearmanr
 
