@@ -4,7 +4,7 @@
 
 For each combination: parameters, seconds per training iteration, training time, time to sample
 1,000 cells (DDIM-50 and DDPM-1000; DDPM-1000 is timed on 100 cells and scaled ×10 when a DDIM
-step takes > 0.1 s, and marked so), and the GUIDE.md §3 metrics against held-out test cells with
+step takes > 0.1 s, and marked so), and the docs/evaluation.md metrics against held-out test cells with
 the control row. Latent-space runs share one autoencoder (trained once, ``autoencoder_from``), so
 they differ only in the denoiser. Also a direct check of the White-Box claim: time per training
 iteration of DiT vs CRATE at equal width and depth on the same tokens, and CRATE trained for the

@@ -1,4 +1,4 @@
-"""Quality of a checkpoint against its held-out test cells (GUIDE.md §3), with the control row
+"""Quality of a checkpoint against its held-out test cells (docs/evaluation.md), with the control row
 and the trivial Gaussian-per-label generator as reference rows.
 
     python benchmarks/quality.py --checkpoint checkpoints/paul15 [--guidance free] [--steps 50]

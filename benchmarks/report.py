@@ -61,7 +61,7 @@ def quality_section(ds, key_label):
               ("label fidelity within 0.05 of control", abs(g["label_fidelity"] - ctrl["label_fidelity"]) <= 0.05)]
     out.append("Targets (classifier-free row): " + "; ".join(f"{n}: {'met' if ok else '**missed**'}" for n, ok in checks)
                + f". Control Spearman here is {fmt(ctrl['scc_means'])}."
-               + (" For reference (GUIDE.md, same split and protocol, not re-measured here): scVI with sampled "
+               + (" For reference (the project guide, same split and protocol, not re-measured here): scVI with sampled "
                   "ZINB counts scored RF AUROC 0.62, MMD² 0.0004, label fidelity 0.69; scDiffusion's own code 0.96."
                   if ds == "paul15" else "") + "\n")
     both = [(g, load(f"quality_{ds}_both_{g}")) for g in ("free", "classifier")]
@@ -149,7 +149,7 @@ def main():
           "Every figure below is read from `benchmarks/results/*.json`, written by the scripts named with each "
           "table; `bash benchmarks/run_all.sh` reruns them all (one heavy process at a time) and "
           "`python benchmarks/report.py` rewrites this page. Machine: 2 CPU cores, no GPU. Protocol: "
-          "GUIDE.md §3 (60/20/20 split by cell id, seed 0; PCA with 50 components fitted on training cells; "
+          "docs/evaluation.md (60/20/20 split by cell id, seed 0; PCA with 50 components fitted on training cells; "
           "the control row compares held-out validation cells, which nothing was fitted on, with the test cells).",
           "", "## Quality against held-out cells", ""]
     md += quality_section("paul15", "paul15_clusters")

@@ -8,7 +8,7 @@ import streamlit as st  # noqa: E402
 
 from scdiff_core.common import ANY  # noqa: E402
 from scdiff_core.guidance import GUIDANCE  # noqa: E402
-from scdiff_core.summaries import gene_trends  # noqa: E402
+from scdiff_core.trajectory.summaries import gene_trends  # noqa: E402
 from scdiff_core.trajectory import DEFAULT_METHOD, METHODS  # noqa: E402
 
 from scdiff_app.bundle import require_model  # noqa: E402

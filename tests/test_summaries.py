@@ -11,9 +11,9 @@ import pytest
 
 from scdiff_core.common import ANY
 from scdiff_core.summaries import (MIXED, combination_status, combination_table, config_summary, dataset_name,
-                                   gene_trends, label_agreement, label_shares, matching_cells, nearest_seen,
-                                   top_variable_genes, training_count, trajectory_lambdas, trajectory_means,
+                                   label_agreement, matching_cells, nearest_seen, top_variable_genes, training_count,
                                    trust_verdict, try_read_config)
+from scdiff_core.trajectory.summaries import gene_trends, label_shares, trajectory_lambdas, trajectory_means
 
 CFG = {"data": {"source": {"source": "/data/sets/mine.h5ad", "path": "/data/sets/mine.h5ad"}, "kind": "counts"},
        "split": {"train": ["a", "b", "c"], "val": ["d"], "test": ["e", "f"]}, "genes": ["g1", "g2"],

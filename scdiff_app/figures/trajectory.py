@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scdiff_core.summaries import label_shares, trajectory_means
+from scdiff_core.trajectory.summaries import label_shares, trajectory_means
 
 from ..bundle import Bundle
 from .style import palette, small_layout, umap_layout
@@ -81,7 +81,7 @@ def trajectory_figure(bundle: Bundle, rec: dict):
 
 
 def trend_figure(lam: np.ndarray, means: pd.DataFrame, genes: list[str]):
-    """Mean expression of ``genes`` per λ (from :func:`scdiff_core.summaries.gene_trends`)."""
+    """Mean expression of ``genes`` per λ (from :func:`scdiff_core.trajectory.summaries.gene_trends`)."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
