@@ -34,21 +34,25 @@ if not b.has_map:
 ctrl, view = page_columns()
 
 def url_fields() -> list[Field]:
-    """The settings a link carries (scdiff_app/urlstate.py): the column and guidance mode first, as the
-    other fields' keys depend on them."""
-    col = st.session_state.get(f"t_{kh}_col", m.conditions[0])
-    mode = st.session_state.get(f"t_{kh}_mode", "classifier")
-    return [Field("col", f"t_{kh}_col", str, list(m.conditions)), Field("mode", f"t_{kh}_mode", str, list(GUIDANCE)),
+    """The settings a link carries (scdiff_app/urlstate.py): the column and the method first, then the
+    guidance mode, as the other fields' keys depend on them."""
+    ss = st.session_state
+    col = ss.get(f"t_{kh}_col", m.conditions[0])
+    method = ss.get(f"t_{kh}_method", DEFAULT_METHOD)
+    mode = ss.get(f"t_{kh}_mode_{method}", METHODS[method].default_guidance)
+    return [Field("col", f"t_{kh}_col", str, list(m.conditions)), Field("method", f"t_{kh}_method", str, list(METHODS)),
+            Field("mode", f"t_{kh}_mode_{method}", str, list(GUIDANCE)),
             Field("start", f"t_{kh}_start_{col}", str, b.vocab[col]), Field("end", f"t_{kh}_end_{col}", str, b.vocab[col]),
             *[Field(f"fix_{c}", f"t_{kh}_fix_{col}_{c}", str, [ANY] + b.vocab[c]) for c in m.conditions if c != col],
             Field("points", f"t_{kh}_points", int, lo=2, hi=50), Field("cpp", f"t_{kh}_cpp", int, lo=1, hi=1000),
-            Field("t_start", f"t_{kh}_tstart", float, lo=0.05, hi=1.0),
+            Field("t_start", f"t_{kh}_tstart_{method}", float, lo=0.05, hi=1.0),
             Field("scale", f"t_{kh}_scale_{mode}", float, lo=0.0, hi=15.0),
             Field("start_cells", f"t_{kh}_sc", str, ["reference", "generated"]),
             Field("steps", f"t_{kh}_steps", int, lo=2, hi=1000), Field("seed", f"t_{kh}_seed", int, lo=0, hi=2**31 - 1)]
 
-restore("trajectory_col", url_fields()[:2])
-restore("trajectory", url_fields()[2:])
+restore("trajectory_col", url_fields()[:2])  # column and method: the keys below depend on them
+restore("trajectory_mode", url_fields()[2:3])
+restore("trajectory", url_fields()[3:])
 
 @st.fragment
 def traj_controls() -> None:  # a name of its own: fragment ids derive from it
