@@ -49,7 +49,7 @@ def session_set() -> dict | None:
     if st.session_state.get(f"ev_{kh}_set") not in by_id:
         good = [r["id"] for r in recs if labelled(r)]
         st.session_state[f"ev_{kh}_set"] = (good or [recs[-1]["id"]])[-1]
-    rid = st.selectbox("Set", list(by_id), key=f"ev_{kh}_set", format_func=lambda i: by_id[i]["name"])
+    rid = st.selectbox("Set", list(by_id), persist_state="session", key=f"ev_{kh}_set", format_func=lambda i: by_id[i]["name"])
     rec = by_id[rid]
     if not labelled(rec):
         st.warning(f"This set was generated with {label_key} = *any*. The metrics compare cells label by label, "
@@ -86,10 +86,10 @@ def uploaded_set() -> dict | None:
 def evaluate_controls(rec: dict):
     """The scope switches and the Evaluate button; returns the report to show (new or earlier), or None."""
     c1, c2 = st.columns(2)
-    only = c1.toggle(f"Only the {label_key} values asked for (fast)", value=True, key="ev_only",
+    only = c1.toggle(f"Only the {label_key} values asked for (fast)", value=True, persist_state="session", key="ev_only",
                      help=f"Compare with the test and control cells of the set's own {label_key} values only: "
                           f"one row per value asked for. Off: every {label_key} with test cells gets a row.")
-    per_label = c2.toggle(f"Per {label_key} rows", value=True, key="ev_per_label",
+    per_label = c2.toggle(f"Per {label_key} rows", value=True, persist_state="session", key="ev_per_label",
                           help="One row per label with test cells (a random forest per label).")
     sig = (only, per_label)
     if st.button("Evaluate", type="primary", key="ev_go", icon=":material/fact_check:"):
@@ -127,7 +127,7 @@ def report_view(rec: dict, rep) -> None:
                        file_name=f"{safe_filename(rec['name'])}_report.json", mime="application/json",
                        key="ev_dl", on_click="ignore", icon=":material/download:")
 
-src = st.radio("Cells to evaluate", ["session", "upload"], horizontal=True, key="ev_src",
+src = st.radio("Cells to evaluate", ["session", "upload"], horizontal=True, persist_state="session", key="ev_src",
                format_func=lambda x: {"session": "a set generated in this session", "upload": "an uploaded .h5ad"}[x])
 rec = session_set() if src == "session" else uploaded_set()
 if rec is not None:

@@ -58,37 +58,37 @@ def condition_controls() -> dict:
         if key not in st.session_state and i == 0:  # a useful first click: the most common value of the first column
             counts = m.config.get("counts", {}).get(col, {})
             st.session_state[key] = max(counts, key=counts.get) if counts else ANY
-        req[col] = st.selectbox(col, [ANY] + b.vocab[col], key=key)
+        req[col] = st.selectbox(col, [ANY] + b.vocab[col], persist_state="session", key=key)
     status_message(b, req)
     combinations_expander(b)
     return req
 
 def sampling_controls(req: dict) -> None:
     """Guidance mode and strengths, sampler, number of cells and seed."""
-    mode = st.radio("Guidance", list(GUIDANCE), horizontal=True, key=f"g_{kh}_mode",
+    mode = st.radio("Guidance", list(GUIDANCE), horizontal=True, persist_state="session", key=f"g_{kh}_mode",
                     format_func=lambda x: {"free": "classifier-free"}.get(x, x),
                     help="  \n".join(f"**{k}**: {g.description}" for k, g in GUIDANCE.items()))
     with st.expander("Guidance strength per column", expanded=len(m.conditions) <= 3):
         for col in m.conditions:
-            st.slider(col, 0.0, 10.0, col_defaults[mode][col], 0.25, key=f"g_{kh}_s_{mode}_{col}",
+            st.slider(col, 0.0, 10.0, col_defaults[mode][col], 0.25, persist_state="session", key=f"g_{kh}_s_{mode}_{col}",
                       disabled=req[col] == ANY,
                       help="0 = ignore this column; larger = stronger pull towards the value "
                            f"(checkpoint default {col_defaults[mode][col]:g}"
                            + (", calibrated on validation cells)." if calibrated else ")."))
     with st.expander("Sampler"):
-        sampler = st.radio("Sampler", list(SAMPLERS), horizontal=True, key=f"g_{kh}_sampler",
+        sampler = st.radio("Sampler", list(SAMPLERS), horizontal=True, persist_state="session", key=f"g_{kh}_sampler",
                            help="  \n".join(f"**{k}**: {c.description}" for k, c in SAMPLERS.items()))
-        st.number_input("Steps", 1, 1000, 50, 10, key=f"g_{kh}_steps",
+        st.number_input("Steps", 1, 1000, 50, 10, persist_state="session", key=f"g_{kh}_steps",
                         help="Denoising steps; time grows linearly with steps.")
-        st.slider("η (stochasticity)", 0.0, 1.0, 0.0, 0.1, key=f"g_{kh}_eta", disabled=not SAMPLERS[sampler].uses_eta,
+        st.slider("η (stochasticity)", 0.0, 1.0, 0.0, 0.1, persist_state="session", key=f"g_{kh}_eta", disabled=not SAMPLERS[sampler].uses_eta,
                   help="0 deterministic, 1 stochastic (only for samplers that use it).")
     c1, c2 = st.columns(2)
-    c1.number_input("Cells", 1, MAX_APP_CELLS, 1000, 100, key=f"g_{kh}_n",
+    c1.number_input("Cells", 1, MAX_APP_CELLS, 1000, 100, persist_state="session", key=f"g_{kh}_n",
                     help=f"1 to {MAX_APP_CELLS:,} per request in the app (the CLI allows more).")
     if "_g_next_seed" in st.session_state:  # set by the previous run (a widget's value cannot change mid-run)
         st.session_state[f"g_{kh}_seed"] = st.session_state.pop("_g_next_seed")
-    c2.number_input("Seed", 0, 2**31 - 1, 0, 1, key=f"g_{kh}_seed", help="Same seed, same cells.")
-    st.checkbox("New seed after each run", key=f"g_{kh}_autoseed",
+    c2.number_input("Seed", 0, 2**31 - 1, 0, 1, persist_state="session", key=f"g_{kh}_seed", help="Same seed, same cells.")
+    st.checkbox("New seed after each run", persist_state="session", key=f"g_{kh}_autoseed",
                 help="Off: pressing Generate again with other settings reuses the same noise, so the sets differ "
                      "only by those settings. On: each run gets the next seed (recorded with the set).")
 
@@ -134,11 +134,11 @@ def map_view(by_id: dict) -> list[dict]:
     sk = f"gen_show_{kh}"
     st.session_state[sk] = [i for i in st.session_state.get(sk, []) if i in by_id]
     o1, o2, o3 = st.columns([1, 2, 1.3])
-    color_by = o1.selectbox("Colour training cells by", m.conditions + [GENE_OPTION], key=f"g_{kh}_color")
-    gene = o1.selectbox("Gene", m.genes, key=f"g_{kh}_cgene") if color_by == GENE_OPTION else None
-    shown = o2.multiselect("Generated sets shown", list(by_id), key=sk, format_func=lambda i: by_id[i]["name"],
+    color_by = o1.selectbox("Colour training cells by", m.conditions + [GENE_OPTION], persist_state="session", key=f"g_{kh}_color")
+    gene = o1.selectbox("Gene", m.genes, persist_state="session", key=f"g_{kh}_cgene") if color_by == GENE_OPTION else None
+    shown = o2.multiselect("Generated sets shown", list(by_id), persist_state="session", key=sk, format_func=lambda i: by_id[i]["name"],
                            placeholder="none yet: press Generate")
-    view_mode = o3.radio("Map", ["projection", "joint"], horizontal=True, key=f"g_{kh}_view",
+    view_mode = o3.radio("Map", ["projection", "joint"], horizontal=True, persist_state="session", key=f"g_{kh}_view",
                          format_func=lambda x: {"projection": "reference (fast)", "joint": "joint re-embedding"}[x])
     recs = [by_id[i] for i in shown]
     if not b.has_map:
@@ -189,7 +189,7 @@ def summary_view(rec: dict) -> None:
 
 def real_cells(rec: dict):
     """(held-out test cells of the set's combination, their name), or (None, '') when off or none match."""
-    if not st.toggle("Add real held-out test cells", key=f"g_{kh}_real",
+    if not st.toggle("Add real held-out test cells", persist_state="session", key=f"g_{kh}_real",
                      help="Re-reads the checkpoint's dataset and split (once per server, a few seconds)."):
         st.caption("Real expression comes from the checkpoint's held-out **test** cells (the checkpoint stores "
                    "no expression matrix); switch it on above, or use the Evaluate page.")
@@ -208,7 +208,7 @@ def real_cells(rec: dict):
 
 def expression_view(rec: dict, recs: list[dict], fid: str) -> None:
     st.markdown("**Expression, generated vs real**")
-    genes = st.multiselect("Genes", m.genes, default=_top_genes(rec), key=f"g_{kh}_genes_{fid}",
+    genes = st.multiselect("Genes", m.genes, default=_top_genes(rec), persist_state="session", key=f"g_{kh}_genes_{fid}",
                            max_selections=8, help="Default: the most variable genes of this set.")
     real, real_name = real_cells(rec)
     if genes:

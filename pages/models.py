@@ -96,7 +96,7 @@ def model_cards() -> None:
     cur = current_checkpoint()
     labels = [c.label for c in ckpts]
     idx = labels.index(cur.label) if cur is not None and cur.label in labels else 0
-    ck = ckpts[st.selectbox("Model card", range(len(ckpts)), index=idx, key="mc_pick",
+    ck = ckpts[st.selectbox("Model card", range(len(ckpts)), index=idx, persist_state="session", key="mc_pick",
                             format_func=lambda i: labels[i])]
     cfg = read_config(ck.path)
     if cfg is None:
@@ -128,7 +128,7 @@ def training_form(info: dict) -> None:
                f"{' (from .raw, since .X looks scaled)' if info['use_raw'] else ''}.")
     scorable = info.get("phase_scorable", True)
     options = list(info["columns"]) + ([] if info["has_phase"] or not scorable else ["phase"])
-    conds = st.multiselect("Condition columns", options, default=options[:1], key="tr_conds",
+    conds = st.multiselect("Condition columns", options, default=options[:1], persist_state="session", key="tr_conds",
                            help="obs columns to condition on. 'phase' is scored from cell-cycle genes if the "
                                 "file has no such column.")
     if not info["has_phase"] and not scorable:
@@ -136,9 +136,9 @@ def training_form(info: dict) -> None:
         st.caption(f"*phase* is not offered: the cell cycle cannot be scored from this file's genes ({why}). "
                    f"Add a 'phase' column to obs to condition on it.")
     c1, c2, c3 = st.columns([2, 2, 1])
-    name = c1.text_input("Model name", value=info["stem"], key="tr_name", max_chars=64)
-    preset = c2.radio("Training length", list(PRESETS), format_func=lambda k: PRESETS[k][1], key="tr_preset")
-    threads = c3.radio("CPU threads", [1, 2], key="tr_threads", help="1 leaves a core for the app and other work.")
+    name = c1.text_input("Model name", value=info["stem"], persist_state="session", key="tr_name", max_chars=64)
+    preset = c2.radio("Training length", list(PRESETS), format_func=lambda k: PRESETS[k][1], persist_state="session", key="tr_preset")
+    threads = c3.radio("CPU threads", [1, 2], persist_state="session", key="tr_threads", help="1 leaves a core for the app and other work.")
     if st.button("Start training", type="primary", key="tr_go", icon=":material/model_training:",
                  disabled=not conds):
         extra = PRESETS[preset][0] + ["--threads", str(threads)] + (["--use-raw"] if info["use_raw"] else [])

@@ -56,41 +56,41 @@ restore("trajectory", url_fields()[3:])
 
 @st.fragment
 def traj_controls() -> None:  # a name of its own: fragment ids derive from it
-    col = st.selectbox("Column to move along", m.conditions, key=f"t_{kh}_col")
+    col = st.selectbox("Column to move along", m.conditions, persist_state="session", key=f"t_{kh}_col")
     vocab = b.vocab[col]
     if len(vocab) < 2:
         st.info(f"{col} has a single value; pick another column.")
         return
     c1, c2 = st.columns(2)
-    c1.selectbox("Start", vocab, index=0, key=f"t_{kh}_start_{col}")
-    c2.selectbox("End", vocab, index=1, key=f"t_{kh}_end_{col}")
+    c1.selectbox("Start", vocab, index=0, persist_state="session", key=f"t_{kh}_start_{col}")
+    c2.selectbox("End", vocab, index=1, persist_state="session", key=f"t_{kh}_end_{col}")
     others = [c for c in m.conditions if c != col]
     if others:
         with st.expander("Hold other columns fixed"):
             for c in others:
-                st.selectbox(c, [ANY] + b.vocab[c], key=f"t_{kh}_fix_{col}_{c}")
+                st.selectbox(c, [ANY] + b.vocab[c], persist_state="session", key=f"t_{kh}_fix_{col}_{c}")
     names = sorted(METHODS, key=lambda k: k != DEFAULT_METHOD)
-    method = st.radio("Method", names, key=f"t_{kh}_method", format_func=lambda k: METHODS[k].title,
+    method = st.radio("Method", names, persist_state="session", key=f"t_{kh}_method", format_func=lambda k: METHODS[k].title,
                       captions=[METHODS[k].description for k in names])
     c1, c2 = st.columns(2)
-    n_points = c1.number_input("Points (λ values)", 2, 50, 10, 1, key=f"t_{kh}_points")
-    per_point = c2.number_input("Cells per point", 1, 1000, 100, 10, key=f"t_{kh}_cpp")
+    n_points = c1.number_input("Points (λ values)", 2, 50, 10, 1, persist_state="session", key=f"t_{kh}_points")
+    per_point = c2.number_input("Cells per point", 1, 1000, 100, 10, persist_state="session", key=f"t_{kh}_cpp")
     st.slider("t_start: how far the start cells are noised", 0.05, 1.0, METHODS[method].default_t_start, 0.05,
-              key=f"t_{kh}_tstart_{method}",
+              persist_state="session", key=f"t_{kh}_tstart_{method}",
               help="Fraction of the noise schedule the cells go back to before being denoised towards the end "
                    "state: lower keeps more of each start cell, 1.0 keeps nothing (inversion paths trace the "
                    "cells back exactly, so 1.0 suits them).")
     mode = st.radio("Guidance", sorted(GUIDANCE, key=lambda k: k != METHODS[method].default_guidance),
-                    horizontal=True, key=f"t_{kh}_mode_{method}", format_func=lambda x: {"free": "classifier-free"}.get(x, x),
+                    horizontal=True, persist_state="session", key=f"t_{kh}_mode_{method}", format_func=lambda x: {"free": "classifier-free"}.get(x, x),
                     help="  \n".join(f"**{k}**: {g.description}" for k, g in GUIDANCE.items()))
     st.slider("Guidance strength", 0.0, 15.0, float(defaults["trajectory_" + mode]), 0.25,
-              key=f"t_{kh}_scale_{mode}", help=f"Checkpoint default {defaults['trajectory_' + mode]}.")
+              persist_state="session", key=f"t_{kh}_scale_{mode}", help=f"Checkpoint default {defaults['trajectory_' + mode]}.")
     with st.expander("Start cells, sampler, seed"):
-        st.radio("Start cells", ["reference", "generated"], horizontal=True, key=f"t_{kh}_sc",
+        st.radio("Start cells", ["reference", "generated"], horizontal=True, persist_state="session", key=f"t_{kh}_sc",
                  format_func=lambda x: {"reference": "real training cells", "generated": "generated cells"}[x])
-        st.number_input("DDIM steps (full schedule)", 2, 1000, 50, 10, key=f"t_{kh}_steps",
+        st.number_input("DDIM steps (full schedule)", 2, 1000, 50, 10, persist_state="session", key=f"t_{kh}_steps",
                         help="Only the part below t_start is run.")
-        st.number_input("Seed", 0, 2**31 - 1, 0, 1, key=f"t_{kh}_seed")
+        st.number_input("Seed", 0, 2**31 - 1, 0, 1, persist_state="session", key=f"t_{kh}_seed")
     total = int(n_points) * int(per_point)
     st.caption(f"{total:,} cells in all (at most {MAX_TRAJ_CELLS:,}).")
     write(url_fields())
@@ -139,7 +139,7 @@ def run_clicked() -> None:
 def genes_view(rec: dict) -> None:
     a = rec["adata"]
     lam, means, top = gene_trends(a)
-    genes = st.multiselect("Genes", m.genes, default=top, key=f"t_{kh}_genes_{rec['id']}", max_selections=12,
+    genes = st.multiselect("Genes", m.genes, default=top, persist_state="session", key=f"t_{kh}_genes_{rec['id']}", max_selections=12,
                            help="Default: the genes whose mean rises most and falls most between λ=0 and λ=1.")
     g1, g2 = st.columns(2)
     if genes:
@@ -159,7 +159,7 @@ def results_view() -> None:
     sk = f"t_{kh}_show"
     if st.session_state.get(sk) not in by_id:
         st.session_state[sk] = recs[-1]["id"]
-    rid = st.selectbox("Trajectory", list(by_id), key=sk, format_func=lambda i: by_id[i]["name"])
+    rid = st.selectbox("Trajectory", list(by_id), persist_state="session", key=sk, format_func=lambda i: by_id[i]["name"])
     rec = by_id[rid]
     st.plotly_chart(trajectory_figure(b, rec), key="traj_umap", config=NO_LOGO)
     st.caption("Move the λ slider (or press play) to see the cells at each step; the black line joins the mean "

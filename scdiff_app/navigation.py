@@ -45,9 +45,7 @@ def app_frame():
             st.page_link(page)
     # imported here, after the links are drawn: the picker's modules import numpy and pandas
     from .sidebar import model_picker
-    from .state import keep_widget_state
 
-    keep_widget_state()
     model_picker()
     return nav
 

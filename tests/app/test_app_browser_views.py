@@ -72,8 +72,6 @@ def _set_number(page, label: str, value: int) -> None:
     box.press("Enter")
 
 
-@pytest.mark.xfail(reason="open bug: in Chromium, Generate's settings are lost after a page switch "
-                          "(AppTest passes); the URL round trip itself works", strict=False)
 def test_settings_survive_page_switch_and_reload(server, browser):  # noqa: F811
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
     page.goto(server)
