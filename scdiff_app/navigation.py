@@ -22,6 +22,7 @@ import streamlit as st
 PAGES = (
     ("pages/generate.py", "Generate", ":material/scatter_plot:"),
     ("pages/trajectory.py", "Trajectory", ":material/timeline:"),
+    ("pages/denoising.py", "Denoising", ":material/animation:"),
     ("pages/evaluate.py", "Evaluate", ":material/fact_check:"),
     ("pages/models.py", "Models", ":material/model_training:"),
 )

@@ -140,8 +140,9 @@ class SCDiffModel:
     # ------------------------------------------------------------------ sampling core
     def _denoise(self, x: torch.Tensor, targets, scales, guidance: str, sampler: str, steps: int, eta: float,
                  t_max: int | None, generator: torch.Generator, progress: ProgressFn | None,
-                 batch_size: int = 4096) -> torch.Tensor:
-        """Run the sampler from ``x`` (noise at ``t_max``, default T−1) in batches; targets[k]: (N, C_k) or None."""
+                 batch_size: int = 4096, on_step=None) -> torch.Tensor:
+        """Run the sampler from ``x`` (noise at ``t_max``, default T−1) in batches; targets[k]: (N, C_k) or None.
+        ``on_step(i, t, x0_hat)`` (:func:`~scdiff_core.diffusion.sampler.run_sampler`) needs one batch."""
         smp = make_sampler(sampler, self.diffusion, steps, eta=eta, t_max=t_max)
         outs = []
         n = x.shape[0]
@@ -152,7 +153,7 @@ class SCDiffModel:
             eps_fn = GUIDANCE[guidance].build(self, [None if y is None else y[sl] for y in targets], scales)
             prog = None if progress is None else (lambda i, tot, b=b: progress(b * len(smp.timesteps) + i, total))
             with torch.no_grad():
-                outs.append(run_sampler(smp, eps_fn, x[sl], generator=generator, progress=prog))
+                outs.append(run_sampler(smp, eps_fn, x[sl], generator=generator, progress=prog, on_step=on_step))
         return torch.cat(outs, 0)
 
     def _one_hot(self, col: str, values: Sequence[str | None]) -> torch.Tensor | None:

@@ -7,10 +7,10 @@ import pandas as pd
 from scdiff_core.trajectory.summaries import label_shares, trajectory_means
 
 from ..bundle import Bundle
+from .animation import add_frame_controls
 from .style import palette, small_layout, umap_layout
 from .umap import reference_traces
 
-_ANIMATE_NOW = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
 _MOVING = 3  # index of the trace the slider's frames replace: the cells at the chosen λ
 
 
@@ -40,24 +40,10 @@ def _add_slider(fig, a, lam: np.ndarray) -> None:
 
     xy = a.obsm["X_umap_ref"]
     pts = a.obs["point"].to_numpy()
-    frames, steps = [], []
-    for k, lv in enumerate(lam):
-        s = pts == k
-        name = f"{lv:.2f}"
-        frames.append(go.Frame(name=name, traces=[_MOVING], data=[go.Scattergl(x=xy[s, 0], y=xy[s, 1])]))
-        steps.append(dict(method="animate", label=name, args=[[name], _ANIMATE_NOW]))
-    fig.frames = frames
-    play = dict(label="▶ play", method="animate",
-                args=[None, dict(frame=dict(duration=450, redraw=True), fromcurrent=True, transition=dict(duration=0))])
-    pause = dict(label="❚❚", method="animate",
-                 args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
-    # The buttons (one row) and the slider (below them, full width) take separate bands under the plot, so
-    # they cannot overlap at any width (at 800 px a slider beside stacked buttons ran into them).
-    fig.update_layout(
-        sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix="λ = ", xanchor="right"), pad=dict(t=62),
-                      len=1.0, x=0.0, y=0, yanchor="top")],
-        updatemenus=[dict(type="buttons", direction="right", showactive=False, x=0.0, y=0, xanchor="left",
-                          yanchor="top", pad=dict(t=22), buttons=[play, pause])])
+    names = [f"{lv:.2f}" for lv in lam]
+    frames = [go.Frame(name=name, traces=[_MOVING], data=[go.Scattergl(x=xy[pts == k, 0], y=xy[pts == k, 1])])
+              for k, name in enumerate(names)]
+    add_frame_controls(fig, frames, names, prefix="λ = ")
 
 
 def trajectory_figure(bundle: Bundle, rec: dict):

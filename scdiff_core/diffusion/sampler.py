@@ -72,6 +72,11 @@ class Sampler:
     def step(self, eps: torch.Tensor, i: int, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError
 
+    def predict_x0(self, eps: torch.Tensor, i: int, x: torch.Tensor) -> torch.Tensor:
+        """The clean vectors the network sees in ``x`` at ``timesteps[i]``: x̂_0 = (x − √(1 − ᾱ) ε̂) / √ᾱ."""
+        ab, _ = self._abar(i)
+        return (x - np.sqrt(1 - ab) * eps) / np.sqrt(ab)
+
 
 def make_sampler(name: str, diffusion: GaussianDiffusion, steps: int, *, eta: float = 0.0,
                  t_max: int | None = None) -> Sampler:
@@ -83,18 +88,25 @@ def make_sampler(name: str, diffusion: GaussianDiffusion, steps: int, *, eta: fl
     return s
 
 
+StepFn = Callable[[int, int, torch.Tensor], None]
+"""``on_step(i, t, x0_hat)``: step index, its timestep and the (N, D) x̂_0 predicted there."""
+
+
 def run_sampler(sampler: Sampler, eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                 x: torch.Tensor, *, generator: torch.Generator | None = None,
-                progress: ProgressFn | None = None) -> torch.Tensor:
+                progress: ProgressFn | None = None, on_step: StepFn | None = None) -> torch.Tensor:
     """Denoise ``x`` (noise at ``sampler.timesteps[0]``) to x_0.
 
     eps_fn(x_t (N, D), t (N,) long) -> ε̂ (N, D), guidance included.
-    progress(step, total) is called after every step.
+    progress(step, total) is called after every step; ``on_step`` (for watching the denoising)
+    receives each step's x̂_0 before the step is taken.
     """
     total = len(sampler.timesteps)
     for i, t in enumerate(sampler.timesteps):
         tt = torch.full((x.shape[0],), int(t), dtype=torch.long)
         eps = eps_fn(x, tt)
+        if on_step is not None:
+            on_step(i, int(t), sampler.predict_x0(eps, i, x))
         x = sampler.step(eps, i, x, generator)
         if progress is not None:
             progress(i + 1, total)

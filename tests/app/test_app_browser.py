@@ -19,7 +19,7 @@ CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-APP_PAGES = ["Generate", "Trajectory", "Evaluate", "Models"]  # scdiff_app.navigation.PAGES, in order
+APP_PAGES = ["Generate", "Trajectory", "Denoising", "Evaluate", "Models"]  # scdiff_app.navigation.PAGES, in order
 NAV_LINKS = ('[data-testid="stSidebarNavLink"], [data-testid="stPageLink-NavLink"], '
              '[data-testid="stTopNavLink"]')  # any navigation entry Streamlit can draw
 
