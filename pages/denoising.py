@@ -88,7 +88,10 @@ def run_clicked() -> None:
             return
         movies.append((name, mv))
     asked = ", ".join(f"{c} = {v}" for c, v in req.items() if v != ANY) or "no condition"
-    ss["d_result"] = {"model": kh, "movies": movies, "title": f"{n:,} cells, {asked}, {mode} guidance, {steps} DDIM steps"}
+    run = ss.get("d_runs", 0) + 1
+    ss["d_runs"] = run
+    ss["d_result"] = {"model": kh, "movies": movies,
+                      "title": f"Run {run}: {n:,} cells, {asked}, {mode} guidance, {steps} DDIM steps, seed {seed}"}
 
 
 with ctrl:
