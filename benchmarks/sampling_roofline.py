@@ -73,7 +73,10 @@ def sampling_rate(m, cond: dict, guidance: str, repeats: int) -> dict:
         m.generate(cond, 1000, guidance=guidance, steps=50)
         ts.append(time.perf_counter() - t)
     sec = statistics.median(ts)
-    return {"flops": flops, "seconds_median": sec, "seconds": ts, "gflops": None if flops is None else flops / sec / 1e9}
+    from scdiff_core.timing import estimate_seconds
+
+    est = estimate_seconds(m, 1000, guidance=guidance, steps=50)  # what the app says before the click
+    return {"estimate_before_click": est, "flops": flops, "seconds_median": sec, "seconds": ts, "gflops": None if flops is None else flops / sec / 1e9}
 
 
 def main() -> None:

@@ -1,0 +1,20 @@
+"""Generation time estimates (scdiff_core.timing) on the tiny model (accuracy is measured in
+benchmarks/sampling_roofline.py, not asserted here: machines are noisy)."""
+import scdiff_core.timing as timing
+from scdiff_core.timing import estimate_seconds
+
+
+def test_estimates_grow_with_cells_and_steps_and_are_cached(tiny_model, monkeypatch):
+    calls = []
+    fit = timing._fit
+    monkeypatch.setattr(timing, "_fit", lambda *a: calls.append(a) or fit(*a))
+    tiny_model.__dict__.pop("_timing_fits", None)
+    small = estimate_seconds(tiny_model, 100, steps=10)
+    big = estimate_seconds(tiny_model, 5000, steps=50)
+    assert 0 <= small <= big and big > 0
+    assert estimate_seconds(tiny_model, 5000, steps=100) >= big
+    assert len(calls) == 1  # one probing per (guidance, sampler)
+    estimate_seconds(tiny_model, 10, guidance="classifier")
+    assert len(calls) == 2
+    assert estimate_seconds(tiny_model, 10, sampler="ddpm", steps=10**6) == estimate_seconds(
+        tiny_model, 10, sampler="ddpm", steps=tiny_model.diffusion.num_timesteps)  # the grid holds at most T steps
