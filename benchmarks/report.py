@@ -151,7 +151,11 @@ def main():
           "`python benchmarks/report.py` rewrites this page. Machine: 2 CPU cores, no GPU. Protocol: "
           "docs/evaluation.md (60/20/20 split by cell id, seed 0; PCA with 50 components fitted on training cells; "
           "the control row compares held-out validation cells, which nothing was fitted on, with the test cells).",
-          "", "## Quality against held-out cells", ""]
+          ""]
+    from benchmarks.report_more import realism_section, reliability_section, roofline_section, samplers_section
+
+    md += realism_section(load) + samplers_section(load)
+    md += ["## Quality against held-out cells (single split, seed 0; before calibration)", ""]
     md += quality_section("paul15", "paul15_clusters")
     md += quality_section("pbmc68k", "bulk_labels")
 
@@ -173,7 +177,10 @@ def main():
     else:
         md.append("_not run_\n")
 
-    md += ["## Trajectories (Gradient Interpolation) on paul15", ""]
+    md += ["## Trajectories (Gradient Interpolation) on paul15", "",
+           "**Issue 8 (DDIM-inversion paths, the default now; sets of cells; a real time course): see "
+           "[benchmarks_trajectory.md](benchmarks_trajectory.md).** The tables below are the earlier Gradient "
+           "Interpolation runs, measured against *test* cells.", ""]
     for g in ("classifier", "free"):
         t = load(f"trajectory_paul15_{g}")
         if not t:
@@ -194,7 +201,7 @@ def main():
                       f"{fmt(r['seconds'], 1)} |")
         md.append("")
 
-    sweep = sorted(RESULTS.glob("trajsweep_*.json"))
+    sweep = [p for p in sorted(RESULTS.glob("trajsweep_*.json")) if "args" in json.loads(p.read_text())]
     if sweep:
         md.append("Settings tried (same script with `--guidance G --t-start T --scale S`): RF AUROC of the intermediates "
                   "against real intermediate test cells, and cell-level Spearman(λ, pseudotime), per path.\n")
@@ -282,9 +289,12 @@ def main():
                    f"{fmt(med(lat['generate_1000']), 2)} s | ≤ 3 s |",
                    f"| Trajectory 10 × 100 → UMAP (median of {len(lat['trajectory_10x100'])}) | "
                    f"{fmt(med(lat['trajectory_10x100']), 2)} s | ≤ 5 s |",
+                   *([f"| Denoising view 500 × 50, guided + unguided → map (median of {len(lat['denoising_500x50'])}) | "
+                      f"{fmt(med(lat['denoising_500x50']), 2)} s | ≤ 5 s |"] if "denoising_500x50" in lat else []),
                    f"| two sessions generating at once, both done | {fmt(two['both'], 1)} s | |",
                    f"| server peak memory (VmHWM) | {two['server_vmhwm_whole_run'] / 2**20:.0f} MiB | ≤ 2 GB |", ""]
         md += ["Conditions, where the time goes and thread settings: [benchmarks_app.md](benchmarks_app.md).", ""]
+    md += roofline_section(load) + reliability_section(load)
     OUT.write_text("\n".join(md) + "\n")
     print(f"wrote {OUT}")
 
