@@ -46,7 +46,8 @@ def main() -> None:
     if dist.is_main:
         res = {"world_size": dist.world, "device": dist.device.type, "threads_per_process": a.threads,
                "genes": len(prep.genes)}
-        batches = {"autoencoder": cfg.ae_batch, "diffusion": cfg.diffusion_batch, "classifier_cell_type": cfg.classifier_batch}
+        batches = {"autoencoder": cfg.ae_batch, "diffusion": cfg.diffusion_batch,
+                   "classifier_cell_type": cfg.classifier_batch}
         for stage, b in batches.items():
             (s0, t0), (s1, t1) = marks[stage][0], marks[stage][-1]
             if s1 > s0:
