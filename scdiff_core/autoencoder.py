@@ -100,3 +100,32 @@ class Autoencoder(nn.Module):
     def sample(self, params: dict[str, torch.Tensor], rng: np.random.Generator) -> np.ndarray:
         """Draw one observation per cell and gene (numpy Generator: reproducible, thread-safe)."""
         return self.lik.sample(self, params, rng)
+
+
+class AutoencoderLoss(nn.Module):
+    """The autoencoder's training objective as a module, so DistributedDataParallel can wrap it.
+
+    Mean NLL of the reconstruction, plus ``kl_weight`` × KL(q(z|x) ‖ N(0, I)) for a variational
+    encoder (reparameterised, Kingma & Welling eq. 10), or noise of ``latent_noise`` × the batch's
+    spread on the code otherwise. ``eps`` is the standard normal noise for the code (drawn by the
+    caller, so a distributed run can draw it for the global batch), or None when none is used.
+    """
+
+    def __init__(self, ae: Autoencoder, kl_weight: float, latent_noise: float):
+        super().__init__()
+        self.ae, self.kl_weight, self.latent_noise = ae, float(kl_weight), float(latent_noise)
+
+    @property
+    def needs_noise(self) -> bool:
+        return self.ae.variational or self.latent_noise > 0
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor, library: torch.Tensor | None,
+                eps: torch.Tensor | None) -> torch.Tensor:
+        z, logvar = self.ae.encode_posterior(x)
+        kl = 0.0
+        if logvar is not None:
+            kl = 0.5 * (z.pow(2) + logvar.exp() - 1 - logvar).sum(-1).mean()
+            z = z + (0.5 * logvar).exp() * eps
+        elif self.latent_noise > 0:
+            z = z + self.latent_noise * z.detach().std(0, keepdim=True) * eps
+        return self.ae.nll(self.ae.decode(z, library), target, library).mean() + self.kl_weight * kl

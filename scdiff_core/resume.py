@@ -17,19 +17,27 @@ import torch
 from safetensors.torch import load_file
 
 from .checkpoint import save_tensors_atomic, write_json_atomic
+from .distributed import SINGLE, Dist
 
 StageProgress = Callable[[str, int, int, dict], None]
 """``progress(stage, step, total, info)``; ``info`` may hold the running ``loss``."""
 
 
 class TrainState:
-    """Per-stage resumable state under ``<out>/.train_state`` (safetensors + JSON only)."""
+    """Per-stage resumable state under ``<out>/.train_state`` (safetensors + JSON only).
 
-    def __init__(self, out: Path, fingerprint: str, resume: bool):
+    In a distributed run (``dist``) only rank 0 writes; the other ranks read the state rank 0
+    left, after :meth:`Dist.barrier` (called by the trainer once rank 0 has set the folder up).
+    """
+
+    def __init__(self, out: Path, fingerprint: str, resume: bool, dist: Dist = SINGLE):
+        self.dist = dist
+        self.dir = out / ".train_state"
+        if not dist.is_main:
+            return
         from .outdir import check_out_dir
 
         check_out_dir(out)  # refuses a folder holding files scdiff did not write, before anything is written
-        self.dir = out / ".train_state"
         if self.dir.exists():
             meta = self.dir / "fingerprint.json"
             same = meta.exists() and json.loads(meta.read_text()).get("fingerprint") == fingerprint
@@ -45,10 +53,14 @@ class TrainState:
         return None, None
 
     def save(self, stage: str, meta: dict, tensors: dict) -> None:
+        if not self.dist.is_main:
+            return
         save_tensors_atomic(self.dir / f"{stage}.safetensors", tensors)
         write_json_atomic(self.dir / f"{stage}.json", meta)
 
     def remove(self) -> None:
+        if not self.dist.is_main:
+            return
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -56,7 +68,7 @@ def _opt_tensors(opt: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Ten
     out = {}
     for i, st in opt.state_dict()["state"].items():
         for k, v in st.items():
-            out[f"{prefix}.{i}.{k}"] = v if isinstance(v, torch.Tensor) else torch.tensor(v)
+            out[f"{prefix}.{i}.{k}"] = v.cpu() if isinstance(v, torch.Tensor) else torch.tensor(v)
     return out
 
 
@@ -72,7 +84,7 @@ def _load_opt(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], pref
 
 
 def _prefixed(module: torch.nn.Module, prefix: str) -> dict[str, torch.Tensor]:
-    return {f"{prefix}.{k}": v.detach().clone() for k, v in module.state_dict().items()}
+    return {f"{prefix}.{k}": v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
 
 def _unprefixed(tensors: dict, prefix: str) -> dict[str, torch.Tensor]:
@@ -90,8 +102,7 @@ def run_stage(stage: str, n_iters: int, step_fn, state: TrainState, modules: dic
             m.load_state_dict(_unprefixed(tens, name))
         _load_opt(opt, tens, "opt")
         gen.set_state(tens["rng"])
-        if "torch_rng" in tens:  # dropout draws from the global generator (older states lack it)
-            torch.set_rng_state(tens["torch_rng"])
+        _restore_global_rng(tens, state.dist)
         start, history = int(meta["iter"]), list(meta["history"])
     running = []
     for it in range(start, n_iters):
@@ -103,14 +114,38 @@ def run_stage(stage: str, n_iters: int, step_fn, state: TrainState, modules: dic
         # Save before reporting progress, so a run stopped from the progress callback (Ctrl-C in
         # the CLI, a closed app session) resumes from the step it last reported.
         if (it + 1) % save_every == 0 or it + 1 == n_iters:
-            tensors = {k: v for name, m in modules.items() for k, v in _prefixed(m, name).items()}
-            tensors.update(_opt_tensors(opt, "opt"))
-            tensors["rng"] = gen.get_state()
-            tensors["torch_rng"] = torch.get_rng_state()
-            state.save(stage, {"iter": it + 1, "history": history}, tensors)
+            rngs = _global_rngs(state.dist)  # a collective: every rank takes part
+            if state.dist.is_main:
+                tensors = {k: v for name, m in modules.items() for k, v in _prefixed(m, name).items()}
+                tensors.update(_opt_tensors(opt, "opt"))
+                tensors["rng"] = gen.get_state()
+                tensors.update(rngs)
+                state.save(stage, {"iter": it + 1, "history": history}, tensors)
         if logged and progress is not None:
             progress(stage, it + 1, n_iters, {"loss": history[-1][1]})
     return history
+
+
+def _rank_key(name: str, rank: int) -> str:
+    return name if rank == 0 else f"{name}.rank{rank}"
+
+
+def _global_rngs(dist: Dist) -> dict[str, torch.Tensor]:
+    """torch's global generator states (dropout draws) of every rank: ``torch_rng``, ``torch_rng.rank1``, …"""
+    out = {_rank_key("torch_rng", r): s for r, s in enumerate(dist.all_gather(torch.get_rng_state()))}
+    if dist.device.type == "cuda":
+        states = dist.all_gather(torch.cuda.get_rng_state(dist.device))
+        out.update({_rank_key("cuda_rng", r): s for r, s in enumerate(states)})
+    return out
+
+
+def _restore_global_rng(tens: dict, dist: Dist) -> None:
+    key = _rank_key("torch_rng", dist.rank)
+    if key in tens:  # dropout draws from the global generator (older states lack it)
+        torch.set_rng_state(tens[key])
+    key = _rank_key("cuda_rng", dist.rank)
+    if dist.device.type == "cuda" and key in tens:
+        torch.cuda.set_rng_state(tens[key], dist.device)
 
 
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:

@@ -19,10 +19,12 @@ import numpy as np
 import torch
 
 from . import __version__
-from .autoencoder import Autoencoder
+from .autoencoder import Autoencoder, AutoencoderLoss
 from .backbones import BACKBONES, build_backbone
 from .common import LIBRARY_KEY
-from .data import PreparedData, split_cells
+from .data import PreparedData
+from .data.split import split_with_exclusions
+from .distributed import SINGLE, Dist
 from .diffusion import GaussianDiffusion
 from .embedding import fit_pca, fit_umap, pca_transform
 from .errors import ScdiffError
@@ -52,45 +54,11 @@ class _Run:
     L_val: torch.Tensor | None
     codes: torch.Tensor           # (N, K) condition codes of the training cells
     n_classes: list[int]
+    dist: Dist = SINGLE           # this process's rank, world size and device
 
     @property
     def counts(self) -> bool:
         return self.C_tr is not None
-
-
-def split_with_exclusions(prep: PreparedData, cfg: TrainConfig) -> dict[str, list[str]]:
-    """Stratified train/val/test split by cell id; excluded combinations go to the test set."""
-    obs = prep.adata.obs
-    strata = obs[prep.conditions].astype(str).agg("|".join, axis=1).to_numpy()
-    split = split_cells(prep.adata.obs_names, strata, fractions=tuple(cfg.split), seed=cfg.seed)
-    if not cfg.exclude:
-        return split
-    held = np.zeros(len(obs), dtype=bool)
-    for combo in cfg.exclude:
-        if not isinstance(combo, dict) or not combo:
-            raise ScdiffError("exclude takes combinations like {'paul15_clusters': '7MEP', 'phase': 'G2M'}.")
-        m = np.ones(len(obs), dtype=bool)
-        for col, val in combo.items():
-            if col not in prep.conditions:
-                raise ScdiffError(f"Cannot exclude on {col!r}: it is not a condition ({', '.join(prep.conditions)}).")
-            if str(val) not in prep.vocab[col]:
-                raise ScdiffError(f"Cannot exclude {col}={val!r}: not a value of {col} ({', '.join(prep.vocab[col])}).")
-            m &= obs[col].astype(str).to_numpy() == str(val)
-        if not m.any():
-            raise ScdiffError(f"No cells match the excluded combination {combo}.")
-        held |= m
-    out_ids = set(obs.index[held])
-    moved = [c for c in split["train"] + split["val"] if c in out_ids]
-    split = {"train": [c for c in split["train"] if c not in out_ids],
-             "val": [c for c in split["val"] if c not in out_ids],
-             "test": split["test"] + moved}
-    for col in prep.conditions:  # every value must still be trainable
-        left = set(obs.loc[split["train"], col].astype(str))
-        lost = [v for v in prep.vocab[col] if v not in left]
-        if lost:
-            raise ScdiffError(f"Excluding {cfg.exclude} leaves no training cells with {col} = {', '.join(lost)}; "
-                              f"exclude a combination, not a whole value.")
-    return split
 
 
 # ---------------------------------------------------------------------- stage 1: autoencoder
@@ -126,9 +94,13 @@ def _train_autoencoder(run: _Run) -> tuple[Autoencoder, dict]:
         ae.floor.copy_(torch.from_numpy(positive_floor(X_tr.numpy())))
     lib_tr = run.L_tr
     target = run.C_tr if run.counts else X_tr
+    dist, dev = run.dist, run.dist.device
+    objective = AutoencoderLoss(ae, cfg.ae_kl_weight, cfg.ae_latent_noise).to(dev)
+    model = dist.wrap(objective)
     opt = torch.optim.AdamW(ae.parameters(), lr=cfg.ae_lr, weight_decay=1e-4)
     n = X_tr.shape[0]
-    per_epoch = max(1, int(np.ceil(n / cfg.ae_batch)))
+    batch = cfg.ae_batch * dist.world  # the global batch; each rank takes its slice
+    per_epoch = max(1, int(np.ceil(n / batch)))
     iters = cfg.ae_epochs * per_epoch
     perm: dict[int, torch.Tensor] = {}
 
@@ -137,19 +109,16 @@ def _train_autoencoder(run: _Run) -> tuple[Autoencoder, dict]:
         if ep not in perm:
             perm.clear()
             perm[ep] = torch.randperm(n, generator=gen)
-        idx = perm[ep][b * cfg.ae_batch:(b + 1) * cfg.ae_batch]
+        g = perm[ep][b * batch:(b + 1) * batch]
+        if dist.active and len(g) < 2 * dist.world:  # a short last batch still gives every rank two cells
+            g = torch.cat([g, perm[ep][:2 * dist.world - len(g)]])
+        eps = torch.randn((len(g), ae.latent_dim), generator=gen) if objective.needs_noise else None
+        idx = dist.shard(g)
         # the learning rate is a pure function of the step, so a resumed run follows the same schedule
         set_lr(opt, cfg.ae_lr * (1.0 if it < 0.7 * iters else 0.2))
-        ae.train()
-        z, logvar = ae.encode_posterior(X_tr[idx])
-        kl = 0.0
-        if logvar is not None:  # reparameterised sample and KL to N(0, I) (Kingma & Welling eq. 10)
-            kl = 0.5 * (z.pow(2) + logvar.exp() - 1 - logvar).sum(-1).mean()
-            z = z + (0.5 * logvar).exp() * torch.randn(z.shape, generator=gen)
-        elif cfg.ae_latent_noise > 0:
-            z = z + cfg.ae_latent_noise * z.detach().std(0, keepdim=True) * torch.randn(z.shape, generator=gen)
-        lib = lib_tr[idx] if run.counts else None
-        loss = ae.nll(ae.decode(z, lib), target[idx], lib).mean() + cfg.ae_kl_weight * kl
+        model.train()
+        lib = lib_tr[idx].to(dev) if run.counts else None
+        loss = model(X_tr[idx].to(dev), target[idx].to(dev), lib, None if eps is None else dist.shard(eps).to(dev))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -159,7 +128,7 @@ def _train_autoencoder(run: _Run) -> tuple[Autoencoder, dict]:
     every = per_epoch * max(10, int(np.ceil(cfg.save_every / per_epoch)))
     hist = run_stage("autoencoder", iters, step, run.state, {"ae": ae}, opt, gen, every, run.progress,
                      log_every=per_epoch)
-    ae.eval()
+    ae.cpu().eval()
     with torch.no_grad():
         val_nll = float("nan")
         if len(run.X_val):
@@ -188,27 +157,33 @@ def _train_denoiser(run: _Run, V: torch.Tensor) -> tuple[torch.nn.Module, dict]:
     cfg, gen = run.cfg, run.gen
     diffusion = GaussianDiffusion.from_config(cfg.schedule, cfg.timesteps)
     hp = {**BACKBONES[cfg.backbone].hparams_for(cfg.space), **cfg.backbone_hparams}
-    den = build_backbone(cfg.backbone, V.shape[1], run.n_classes, **hp)
+    dist, dev = run.dist, run.dist.device
+    den = build_backbone(cfg.backbone, V.shape[1], run.n_classes, **hp).to(dev)
+    model = dist.wrap(den)  # rank 0's initial weights on every rank, before the EMA copies them
     ema = copy.deepcopy(den)
     for p in ema.parameters():
         p.requires_grad_(False)
     opt = torch.optim.AdamW(den.parameters(), lr=cfg.diffusion_lr, weight_decay=0.0)
     warm = 500
     null = torch.tensor(run.n_classes, dtype=torch.long)
+    batch = cfg.diffusion_batch * dist.world  # the global batch; each rank takes its slice
 
     def lr_at(i: int) -> float:  # linear warm-up, then cosine decay to 10 %
         return cfg.diffusion_lr * min(1.0, (i + 1) / warm) * (
             0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(1.0, i / cfg.diffusion_iters))))
 
     def step(it):
-        idx = torch.randint(0, V.shape[0], (cfg.diffusion_batch,), generator=gen)
+        idx = torch.randint(0, V.shape[0], (batch,), generator=gen)
         c = run.codes[idx].clone()
         if c.shape[1]:
             drop = torch.rand(c.shape, generator=gen) < cfg.p_uncond
             c = torch.where(drop, null.expand_as(c), c)
+        t = torch.randint(0, diffusion.num_timesteps, (batch,), generator=gen)
+        noise = torch.randn((batch, V.shape[1]), generator=gen)
+        idx, c, t, noise = (dist.shard(x) for x in (idx, c, t, noise))
         set_lr(opt, lr_at(it))
-        den.train()
-        loss = diffusion.training_loss(den, V[idx], c, generator=gen)
+        model.train()
+        loss = diffusion.training_loss(model, V[idx].to(dev), c.to(dev), t=t.to(dev), noise=noise.to(dev))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(den.parameters(), 1.0)
@@ -222,7 +197,7 @@ def _train_denoiser(run: _Run, V: torch.Tensor) -> tuple[torch.nn.Module, dict]:
     t0 = time.time()
     hist = run_stage("diffusion", cfg.diffusion_iters, step, run.state, {"den": den, "ema": ema}, opt, gen,
                      cfg.save_every, run.progress, log_every=100)
-    return ema, {"loss_curve": hist, "iterations": cfg.diffusion_iters, "seconds_this_run": time.time() - t0}
+    return ema.cpu(), {"loss_curve": hist, "iterations": cfg.diffusion_iters, "seconds_this_run": time.time() - t0}
 
 
 # ---------------------------------------------------------------------- stage 4: classifiers
@@ -230,16 +205,21 @@ def _train_classifier(run: _Run, V: torch.Tensor, k: int, col: str) -> tuple[Noi
     """p(y_k | x_t, t) on noised training vectors at uniformly drawn timesteps."""
     cfg, gen = run.cfg, run.gen
     diffusion = GaussianDiffusion.from_config(cfg.schedule, cfg.timesteps)
-    clf = NoiseClassifier(V.shape[1], run.n_classes[k], cfg.classifier_hidden)
+    dist, dev = run.dist, run.dist.device
+    clf = NoiseClassifier(V.shape[1], run.n_classes[k], cfg.classifier_hidden).to(dev)
+    model = dist.wrap(clf)
     opt = torch.optim.AdamW(clf.parameters(), lr=cfg.classifier_lr, weight_decay=1e-4)
     y_all = run.codes[:, k]
+    batch = cfg.classifier_batch * dist.world  # the global batch; each rank takes its slice
 
     def step(it):
-        idx = torch.randint(0, V.shape[0], (cfg.classifier_batch,), generator=gen)
-        t = torch.randint(0, diffusion.num_timesteps, (len(idx),), generator=gen)
-        x_t = diffusion.q_sample(V[idx], t, torch.randn(V[idx].shape, generator=gen))
-        clf.train()
-        loss = torch.nn.functional.cross_entropy(clf(x_t, t), y_all[idx])
+        idx = torch.randint(0, V.shape[0], (batch,), generator=gen)
+        t = torch.randint(0, diffusion.num_timesteps, (batch,), generator=gen)
+        noise = torch.randn((batch, V.shape[1]), generator=gen)
+        idx, t, noise = dist.shard(idx), dist.shard(t), dist.shard(noise)
+        x_t = diffusion.q_sample(V[idx], t, noise)
+        model.train()
+        loss = torch.nn.functional.cross_entropy(model(x_t.to(dev), t.to(dev)), y_all[idx].to(dev))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -247,7 +227,7 @@ def _train_classifier(run: _Run, V: torch.Tensor, k: int, col: str) -> tuple[Noi
 
     hist = run_stage(f"classifier_{col}", cfg.classifier_iters, step, run.state, {"clf": clf}, opt, gen,
                      cfg.save_every, run.progress, log_every=100)
-    clf.eval()
+    clf.cpu().eval()
     return clf, {"loss_curve": hist, "iterations": cfg.classifier_iters}
 
 
@@ -270,12 +250,17 @@ def _fit_reference(run: _Run, V: torch.Tensor) -> dict[str, np.ndarray]:
 
 
 # ---------------------------------------------------------------------- the pipeline
-def _start(prep: PreparedData, out: Path, cfg: TrainConfig, split: dict, progress, resume: bool) -> _Run:
-    fp = hashlib.sha256(json.dumps([cfg.to_dict(), prep.genes, prep.preprocessing, split], sort_keys=True,
-                                   default=str).encode()).hexdigest()
-    state = TrainState(out, fp, resume)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    torch.manual_seed(cfg.seed)  # parameter initialisation
+def _start(prep: PreparedData, out: Path, cfg: TrainConfig, split: dict, progress, resume: bool,
+           dist: Dist) -> _Run:
+    key = [cfg.to_dict(), prep.genes, prep.preprocessing, split]
+    if dist.active:  # a state left by another world size took other batches: not resumable
+        key.append({"world_size": dist.world})
+    fp = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    state = TrainState(out, fp, resume, dist)
+    dist.barrier()  # rank 0 has checked --out and kept or cleared the state the others read
+    gen = torch.Generator().manual_seed(cfg.seed)  # the same on every rank: the same global batches
+    # parameter initialisation (DDP gives every rank rank 0's) and dropout, which differs per rank
+    torch.manual_seed(cfg.seed + dist.rank)
     tr, val = prep.adata[split["train"]], prep.adata[split["val"]]
 
     def dense(a, layer=None):
@@ -290,9 +275,10 @@ def _start(prep: PreparedData, out: Path, cfg: TrainConfig, split: dict, progres
     codes = torch.stack([torch.as_tensor(np.asarray(
         tr.obs[c].astype(str).map({v: i for i, v in enumerate(prep.vocab[c])})), dtype=torch.long)
         for c in prep.conditions], 1)  # (N, K)
-    return _Run(cfg, prep, state, gen, progress, dense(tr), dense(val),
+    return _Run(cfg, prep, state, gen, progress if dist.is_main else None, dense(tr), dense(val),
                 dense(tr, "counts") if counts else None, dense(val, "counts") if counts else None,
-                library(tr) if counts else None, library(val) if counts else None, codes, [len(prep.vocab[c]) for c in prep.conditions])
+                library(tr) if counts else None, library(val) if counts else None, codes,
+                [len(prep.vocab[c]) for c in prep.conditions], dist)
 
 
 # ---------------------------------------------------------------------- stage 6: guidance defaults
@@ -337,7 +323,8 @@ def _config(run: _Run, split: dict, space: DiffusionSpace, den, classifiers, sum
 
 
 def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *,
-          progress: StageProgress | None = None, resume: bool = True, command: str | None = None) -> SCDiffModel:
+          progress: StageProgress | None = None, resume: bool = True, command: str | None = None,
+          dist: Dist = SINGLE) -> SCDiffModel | None:
     """Train a model on prepared data and write the checkpoint folder ``out``.
 
     Parameters
@@ -355,15 +342,20 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
         Continue from ``<out>/.train_state`` if it was left by the same command.
     command
         The command line that produced the run, recorded in config.json.
+    dist
+        This process's place in a distributed run (:class:`~scdiff_core.distributed.Dist`, process
+        group initialised): every rank trains its share of each batch; rank 0 alone reports progress,
+        fits the reference map, calibrates and writes; the other ranks return None after the classifiers.
     """
     cfg = (cfg or TrainConfig()).validate()
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     t_start = time.time()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if dist.is_main:
+        out.mkdir(parents=True, exist_ok=True)
     split = split_with_exclusions(prep, cfg)
-    run = _start(prep, out, cfg, split, progress, resume)
+    run = _start(prep, out, cfg, split, progress, resume, dist)
     summary: dict = {}
     space, ae_summary = _fit_space(run, split)
     if ae_summary:
@@ -374,6 +366,10 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
     classifiers = {}
     for k, col in enumerate(prep.conditions):
         classifiers[col], summary[f"classifier_{col}"] = _train_classifier(run, V, k, col)
+    if not dist.is_main:
+        return None
+    if dist.active:
+        summary["distributed"] = {"world_size": dist.world, "device": dist.device.type}
     ref = _fit_reference(run, V)
     summary["seconds_total"] = time.time() - t_start
     config = _config(run, split, space, den, classifiers, summary, command)

@@ -15,6 +15,7 @@ HELP = "train a model on an .h5ad file or a built-in dataset"
 
 def add_parser(sub) -> None:
     from ..backbones import BACKBONES
+    from ..distributed import DEVICES
     from ..space import SPACES
     from ..train_config import INT_RANGES, default
     from .args import choices_help
@@ -58,7 +59,14 @@ def add_parser(sub) -> None:
                         "model's encoder converted by `scdiff convert-encoder` (genes aligned by name)")
     t.add_argument("--config", help="JSON object, or a file holding one, of further TrainConfig options "
                                     '(e.g. \'{"latent_dim": 32}\')')
-    t.add_argument("--threads", type=threads_arg, help="torch threads (default: all cores; training is the one job)")
+    t.add_argument("--threads", type=threads_arg, help="torch threads per process (default: all cores, shared "
+                                                       "among the processes of a distributed run)")
+    t.add_argument("--device", default="auto", choices=list(DEVICES),
+                   help="auto: CUDA when torch sees a GPU (one per process), else the CPU")
+    t.add_argument("--devices", type=count_arg("--devices", 1, 1024), default=1,
+                   help="train with this many processes on this machine (DistributedDataParallel; one per GPU, "
+                        "gloo on the CPU) by starting torchrun; for several machines run torchrun yourself, "
+                        "see docs/scaling.md")
     t.add_argument("--restart", action="store_true", help="ignore any interrupted run in --out and start over")
     t.add_argument("--progress-file", help="keep a JSON file with each stage's step/total/loss (for front ends)")
     t.set_defaults(func=run, _argv=None)
@@ -121,32 +129,84 @@ class _Reporter:
             b.close()
 
 
-def run(a) -> int:
-    from ..data import load_prepared
-    from ..errors import ScdiffError
-    from ..training import train
+def _argv(a) -> list[str]:
+    """The command line after ``scdiff`` (``train …``), as given."""
+    return sys.argv[1:] if a._argv is None else shlex.split(a._argv)[1:]
 
+
+def _launch(a, dist) -> int:
+    """``--devices N``: start N copies of this command under torchrun (rendezvous on this machine)."""
+    import subprocess
+
+    import torch
+
+    if dist.device.type == "cuda" and a.devices > torch.cuda.device_count():
+        raise UsageError(f"--devices {a.devices}: torch sees {torch.cuda.device_count()} GPU(s) here; ask for at "
+                         f"most that many, or use --device cpu.")
+    argv, rest = _argv(a), []
+    it = iter(argv)
+    for x in it:  # drop --devices N: the copies are the N processes
+        if x == "--devices":
+            next(it, None)
+        elif not x.startswith("--devices="):
+            rest.append(x)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={a.devices}",
+           "-m", "scdiff_core.cli", *rest]
+    print(f"starting {a.devices} training processes ({'GPU' if dist.device.type == 'cuda' else 'CPU, gloo'}): "
+          + " ".join(shlex.quote(x) for x in cmd), file=sys.stderr)
+    return subprocess.call(cmd)
+
+
+def run(a) -> int:
+    from ..distributed import Dist
     from ..outdir import check_out_dir
 
     conds = [c.strip() for c in a.conditions.split(",") if c.strip()]
     if not conds:
         raise UsageError("--conditions needs at least one obs column, e.g. --conditions cell_type,phase.")
     cfg = _config(a).validate()
-    check_out_dir(a.out)
-    if a.progress_file:
-        V.output_file(a.progress_file, "--progress-file")
+    dist = Dist.from_env(a.device)
+    if dist.active and a.devices not in (1, dist.world):
+        raise UsageError(f"--devices {a.devices} under torchrun, which started {dist.world} processes; leave "
+                         f"--devices out (torchrun's --nproc-per-node and --nnodes set the processes).")
+    if dist.is_main:
+        check_out_dir(a.out)
+        if a.progress_file:
+            V.output_file(a.progress_file, "--progress-file")
+    if a.devices > 1 and not dist.active:
+        return _launch(a, dist)
+    if dist.active and cfg.threads is None and dist.device.type == "cpu":
+        import torch
+
+        torch.set_num_threads(dist.default_threads())
+    dist.init()
+    try:
+        return _train(a, cfg, conds, dist)
+    finally:
+        dist.close()
+
+
+def _train(a, cfg, conds, dist) -> int:
+    from ..data import load_prepared
+    from ..errors import ScdiffError
+    from ..training import train
+
     prep = load_prepared(a.data, conds, layer=a.layer, use_raw=True if a.use_raw else None,
                          paul15_path=a.paul15_path, n_top_genes=a.n_top_genes)
-    print(f"data: {prep.adata.n_obs} cells × {len(prep.genes)} genes ({prep.kind}); conditions: "
-          + "; ".join(f"{c} ({len(prep.vocab[c])} values)" for c in conds), file=sys.stderr)
+    if dist.is_main:
+        print(f"data: {prep.adata.n_obs} cells × {len(prep.genes)} genes ({prep.kind}); conditions: "
+              + "; ".join(f"{c} ({len(prep.vocab[c])} values)" for c in conds), file=sys.stderr)
     command = "scdiff " + " ".join(shlex.quote(x) for x in sys.argv[1:]) if a._argv is None else a._argv
-    rep = _Reporter(a.progress_file)
+    rep = _Reporter(a.progress_file if dist.is_main else None)
     try:
-        model = train(prep, a.out, cfg, progress=rep, resume=not a.restart, command=command)
+        model = train(prep, a.out, cfg, progress=rep if dist.is_main else None, resume=not a.restart,
+                      command=command, dist=dist)
     except Exception as e:
         rep.state["error"] = str(e) if isinstance(e, ScdiffError) else f"{type(e).__name__}: {e}"
         rep.write(True)
         raise
+    if model is None:  # not rank 0: rank 0 writes the checkpoint
+        return 0
     rep.state["done"] = True
     rep.write(True)
     print(f"saved {a.out} (trained in {model.config['training']['seconds_total'] / 60:.1f} min)")

@@ -8,9 +8,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from scdiff_core.errors import DataError
+from scdiff_core.errors import DataError, ScdiffError
 
-__all__ = ["condition_strata", "split_cells"]
+__all__ = ["condition_strata", "split_cells", "split_with_exclusions"]
 
 _SPLITS = ("train", "val", "test")
 
@@ -136,3 +136,38 @@ def split_cells(
         assign[idx[n_train:n_train + n_val]] = "val"
         assign[idx[n_train + n_val:]] = "test"
     return {s: [names[i] for i in range(n) if assign[i] == s] for s in _SPLITS}
+
+
+def split_with_exclusions(prep, cfg) -> dict[str, list[str]]:
+    """Stratified train/val/test split by cell id; excluded combinations go to the test set."""
+    obs = prep.adata.obs
+    strata = obs[prep.conditions].astype(str).agg("|".join, axis=1).to_numpy()
+    split = split_cells(prep.adata.obs_names, strata, fractions=tuple(cfg.split), seed=cfg.seed)
+    if not cfg.exclude:
+        return split
+    held = np.zeros(len(obs), dtype=bool)
+    for combo in cfg.exclude:
+        if not isinstance(combo, dict) or not combo:
+            raise ScdiffError("exclude takes combinations like {'paul15_clusters': '7MEP', 'phase': 'G2M'}.")
+        m = np.ones(len(obs), dtype=bool)
+        for col, val in combo.items():
+            if col not in prep.conditions:
+                raise ScdiffError(f"Cannot exclude on {col!r}: it is not a condition ({', '.join(prep.conditions)}).")
+            if str(val) not in prep.vocab[col]:
+                raise ScdiffError(f"Cannot exclude {col}={val!r}: not a value of {col} ({', '.join(prep.vocab[col])}).")
+            m &= obs[col].astype(str).to_numpy() == str(val)
+        if not m.any():
+            raise ScdiffError(f"No cells match the excluded combination {combo}.")
+        held |= m
+    out_ids = set(obs.index[held])
+    moved = [c for c in split["train"] + split["val"] if c in out_ids]
+    split = {"train": [c for c in split["train"] if c not in out_ids],
+             "val": [c for c in split["val"] if c not in out_ids],
+             "test": split["test"] + moved}
+    for col in prep.conditions:  # every value must still be trainable
+        left = set(obs.loc[split["train"], col].astype(str))
+        lost = [v for v in prep.vocab[col] if v not in left]
+        if lost:
+            raise ScdiffError(f"Excluding {cfg.exclude} leaves no training cells with {col} = {', '.join(lost)}; "
+                              f"exclude a combination, not a whole value.")
+    return split

@@ -65,10 +65,16 @@ class GaussianDiffusion:
         return (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
 
     def training_loss(self, model, x0: torch.Tensor, cond: torch.Tensor | None = None,
-                      generator: torch.Generator | None = None) -> torch.Tensor:
-        """L_simple = E_{t, ε} ‖ε − ε_θ(x_t, t)‖²  (DDPM eq. 14), t uniform."""
+                      generator: torch.Generator | None = None, t: torch.Tensor | None = None,
+                      noise: torch.Tensor | None = None) -> torch.Tensor:
+        """L_simple = E_{t, ε} ‖ε − ε_θ(x_t, t)‖²  (DDPM eq. 14), t uniform.
+
+        ``t`` and ``noise`` may be given (drawn for a distributed run's global batch), else drawn here.
+        """
         n = x0.shape[0]
-        t = torch.randint(0, self.num_timesteps, (n,), generator=generator)
-        noise = torch.randn(x0.shape, generator=generator)
+        if t is None:
+            t = torch.randint(0, self.num_timesteps, (n,), generator=generator)
+        if noise is None:
+            noise = torch.randn(x0.shape, generator=generator)
         x_t = self.q_sample(x0, t, noise)
         return torch.mean((model(x_t, t, cond) - noise) ** 2)
