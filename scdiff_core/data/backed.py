@@ -60,7 +60,7 @@ class CellMatrix:
         elif enc == "csc_matrix":
             raise DataError("The expression matrix is stored by genes (CSC), which cannot be read by cells. "
                             "Convert it once: a = anndata.read_h5ad(path); a.X = a.X.tocsr(); a.write_h5ad(path), "
-                            "or train with --data-mode memory.")
+                            "or read it in memory (scdiff_core.data.load_prepared, what scdiff train does).")
         else:
             raise DataError(f"The expression matrix is stored as {enc or 'an unknown type'!r}; chunked reading "
                             f"supports CSR matrices and dense arrays.")
@@ -118,7 +118,7 @@ def _check_plain_h5ad(path: Path) -> None:
         head = fh.read(8)
     if head[:2] == _GZIP_MAGIC:
         raise DataError(f"'{path}' is gzip-compressed; reading it in chunks needs the uncompressed file: "
-                        f"gunzip it first (gunzip -k '{path}'), or train with --data-mode memory.")
+                        f"gunzip it first (gunzip -k '{path}'), or read it in memory (scdiff_core.data.load_prepared, what scdiff train does).")
     if not h5py.is_hdf5(str(path)):
         raise DataError(f"'{path}' is not an .h5ad file (HDF5). Convert it with scanpy first.")
 
