@@ -18,7 +18,7 @@ from scdiff_app.downloads import download_buttons  # noqa: E402
 from scdiff_app.feedback import Progress, run_safely  # noqa: E402
 from scdiff_app.layout import page_columns  # noqa: E402
 from scdiff_app.figures.expression import expression_figure  # noqa: E402
-from scdiff_app.figures.style import NO_LOGO, set_color  # noqa: E402
+from scdiff_app.figures.style import plot_config, set_color  # noqa: E402
 from scdiff_app.figures.umap import (GENE_OPTION, JOINT_HINT, JOINT_NOTE, PROJECTION_NOTE, gene_figure,  # noqa: E402
                                      joint_embedding, umap_figure)
 from scdiff_app.results import add_result, make_record, next_number, results, results_for, set_name  # noqa: E402
@@ -152,7 +152,7 @@ def map_view(by_id: dict) -> list[dict]:
             st.info("Joint re-embedding refits UMAP on training and generated cells: generate a set first.")
     write(URL_FIELDS)  # the colour picked
     fig = gene_map(recs, gene, joint) if gene else None
-    st.plotly_chart(fig or umap_figure(b, recs, None if gene else color_by, joint), key="gen_umap", config=NO_LOGO)
+    st.plotly_chart(fig or umap_figure(b, recs, None if gene else color_by, joint), key="gen_umap", config=plot_config("generate_map"))
     st.caption(JOINT_NOTE if joint else PROJECTION_NOTE + JOINT_HINT)
     return recs
 
@@ -215,7 +215,7 @@ def expression_view(rec: dict, recs: list[dict], fid: str) -> None:
         others = [r for r in recs if r is not rec][:3]  # the other sets shown on the map, for comparison
         colors = {r["id"]: set_color(i) for i, r in enumerate(recs)}  # as on the map
         st.plotly_chart(expression_figure([rec] + others, genes, real, real_name, colors), key="gen_expr",
-                        config=NO_LOGO)
+                        config=plot_config("generate_expression"))
 
 def sets_table(recs_all: list[dict], fid: str) -> None:
     with st.expander(f"All sets of this session ({len(recs_all)})"):
