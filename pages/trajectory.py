@@ -19,6 +19,7 @@ from scdiff_app.figures.style import plot_config  # noqa: E402
 from scdiff_app.figures.trajectory import label_share_figure, trajectory_figure, trend_figure  # noqa: E402
 from scdiff_app.figures.umap import PROJECTION_NOTE, umap_figure  # noqa: E402
 from scdiff_app.results import add_result, make_record, next_number, results_for  # noqa: E402
+from scdiff_app.selection import trajectory_end, trajectory_end_note  # noqa: E402
 from scdiff_app.settings import MAX_TRAJ_CELLS  # noqa: E402
 from scdiff_app.urlstate import Field, restore, write  # noqa: E402
 
@@ -61,9 +62,11 @@ def traj_controls() -> None:  # a name of its own: fragment ids derive from it
     if len(vocab) < 2:
         st.info(f"{col} has a single value; pick another column.")
         return
+    sets = {w: trajectory_end_note(kh, w, col) for w in ("start", "end")}  # selections from the Generate map
     c1, c2 = st.columns(2)
-    c1.selectbox("Start", vocab, index=0, persist_state="session", key=f"t_{kh}_start_{col}")
-    c2.selectbox("End", vocab, index=1, persist_state="session", key=f"t_{kh}_end_{col}")
+    c1.selectbox("Start", vocab, index=0, persist_state="session", key=f"t_{kh}_start_{col}",
+                 disabled=bool(sets["start"]))
+    c2.selectbox("End", vocab, index=1, persist_state="session", key=f"t_{kh}_end_{col}", disabled=bool(sets["end"]))
     others = [c for c in m.conditions if c != col]
     if others:
         with st.expander("Hold other columns fixed"):
@@ -115,15 +118,20 @@ def _settings() -> dict:
 def run_clicked() -> None:
     """Run with the settings held by the widgets (one page run: computed, then drawn below)."""
     p = _settings()
-    start, end, n_points, per_point = p["start"], p["end"], p["n_points"], p["cells_per_point"]
+    n_points, per_point = p["n_points"], p["cells_per_point"]
     total = n_points * per_point
     if total > MAX_TRAJ_CELLS:
         st.error(f"{total:,} cells is more than the app's {MAX_TRAJ_CELLS:,}; lower the points or the cells "
                  f"per point (or use `scdiff trajectory` from the shell).")
         return
+    ok, ends = run_safely("Reading the selected cells", lambda: [
+        trajectory_end(b, kh, w, p["column"], p[w]) for w in ("start", "end")])
+    if not ok:
+        return
+    (start_spec, p["start"], start), (end_spec, p["end"], end) = ends  # labels in p: the label-share chart's
     prog = Progress(f"Trajectory {start} → {end}")
     ok, a = run_safely("The trajectory", lambda: m.trajectory(
-        p["column"], start, end, method=p["method"], n_points=n_points, cells_per_point=per_point, t_start=p["t_start"],
+        p["column"], start_spec, end_spec, method=p["method"], n_points=n_points, cells_per_point=per_point, t_start=p["t_start"],
         scale=p["scale"], guidance=p["guidance"], start_cells=p["start_cells"], steps=p["steps"],
         fixed=p["fixed"], seed=p["seed"], progress=prog))
     prog.done()
