@@ -18,10 +18,11 @@ from scdiff_app.downloads import download_buttons  # noqa: E402
 from scdiff_app.feedback import Progress, run_safely  # noqa: E402
 from scdiff_app.layout import page_columns  # noqa: E402
 from scdiff_app.figures.expression import expression_figure  # noqa: E402
-from scdiff_app.figures.style import NO_LOGO, set_color  # noqa: E402
+from scdiff_app.figures.style import plot_config, set_color  # noqa: E402
 from scdiff_app.figures.umap import (GENE_OPTION, JOINT_HINT, JOINT_NOTE, PROJECTION_NOTE, gene_figure,  # noqa: E402
-                                     joint_embedding, umap_figure)
+                                     joint_embedding, panels_figure, umap_figure)
 from scdiff_app.results import add_result, make_record, next_number, results, results_for, set_name  # noqa: E402
+from scdiff_app.selection import GENERATE_NOW, selection_panel, update_selection  # noqa: E402
 from scdiff_app.settings import MAX_APP_CELLS  # noqa: E402
 from scdiff_app.trust import combinations_expander, status_message, status_of, verdict_view  # noqa: E402
 from scdiff_app.urlstate import Field, restore, write  # noqa: E402
@@ -97,7 +98,7 @@ def gen_controls() -> None:  # a name of its own: fragment ids derive from it
     sampling_controls(condition_controls())
     write(URL_FIELDS)
 
-def generate_clicked() -> None:
+def generate_clicked(like: str | None = None) -> None:
     """Generate with the settings held by the widgets (the button is outside the controls fragment, so the
     click reruns the page once: the new set is generated and drawn in that same run)."""
     ss = st.session_state
@@ -114,6 +115,8 @@ def generate_clicked() -> None:
     if ok:
         params = {"request": req, "guidance": mode, "scales": scales, "sampler": sampler, "steps": steps,
                   "seed": seed, "seen": bool(m.is_seen(req)), "training_cells": b.training_count(req)}
+        if like:
+            params["like_selection"] = like  # the selection whose most common labels were asked for
         ok, rec = run_safely("Placing the cells on the map", lambda: make_record(
             b, a, "generate", set_name(next_number("gen"), params, a.n_obs), params))
     if ok:
@@ -129,8 +132,8 @@ def _top_genes(rec: dict, k: int = 4) -> list[str]:
         rec["top_genes"] = top_variable_genes(rec["adata"], k)
     return rec["top_genes"]
 
-def map_view(by_id: dict) -> list[dict]:
-    """The map's options and the map itself; returns the sets shown."""
+def map_options(by_id: dict) -> tuple:
+    """The map's options: colour (or gene), the sets shown, the embedding and side-by-side panels."""
     sk = f"gen_show_{kh}"
     st.session_state[sk] = [i for i in st.session_state.get(sk, []) if i in by_id]
     o1, o2, o3 = st.columns([1, 2, 1.3])
@@ -140,7 +143,13 @@ def map_view(by_id: dict) -> list[dict]:
                            placeholder="none yet: press Generate")
     view_mode = o3.radio("Map", ["projection", "joint"], horizontal=True, persist_state="session", key=f"g_{kh}_view",
                          format_func=lambda x: {"projection": "reference (fast)", "joint": "joint re-embedding"}[x])
-    recs = [by_id[i] for i in shown]
+    panels = o3.toggle("Side by side", persist_state="session", key=f"g_{kh}_panels", disabled=len(shown) < 2,
+                       help="One panel per shown set over the same grey training cells, axes shared.")
+    return color_by, gene, [by_id[i] for i in shown], view_mode, panels and len(shown) >= 2
+
+def map_view(by_id: dict) -> list[dict]:
+    """The map's options and the map itself (lasso / box selects training cells); returns the sets shown."""
+    color_by, gene, recs, view_mode, panels = map_options(by_id)
     if not b.has_map:
         return recs
     joint = None
@@ -151,9 +160,16 @@ def map_view(by_id: dict) -> list[dict]:
         else:
             st.info("Joint re-embedding refits UMAP on training and generated cells: generate a set first.")
     write(URL_FIELDS)  # the colour picked
-    fig = gene_map(recs, gene, joint) if gene else None
-    st.plotly_chart(fig or umap_figure(b, recs, None if gene else color_by, joint), key="gen_umap", config=NO_LOGO)
+    if panels:
+        fig = panels_figure(b, recs, joint)
+    else:
+        fig = (gene_map(recs, gene, joint) if gene else None) or umap_figure(b, recs, None if gene else color_by, joint)
+    fig.update_layout(dragmode="lasso")  # a drag on the map selects training cells (zoom and pan: the toolbar)
+    event = st.plotly_chart(fig, key="gen_umap", config=plot_config("generate_map"), on_select="rerun",
+                            selection_mode=("lasso", "box", "points"))
+    update_selection(kh, event)
     st.caption(JOINT_NOTE if joint else PROJECTION_NOTE + JOINT_HINT)
+    selection_panel(b, kh)
     return recs
 
 def gene_map(recs: list[dict], gene: str, joint):
@@ -215,7 +231,7 @@ def expression_view(rec: dict, recs: list[dict], fid: str) -> None:
         others = [r for r in recs if r is not rec][:3]  # the other sets shown on the map, for comparison
         colors = {r["id"]: set_color(i) for i, r in enumerate(recs)}  # as on the map
         st.plotly_chart(expression_figure([rec] + others, genes, real, real_name, colors), key="gen_expr",
-                        config=NO_LOGO)
+                        config=plot_config("generate_expression"))
 
 def sets_table(recs_all: list[dict], fid: str) -> None:
     with st.expander(f"All sets of this session ({len(recs_all)})"):
@@ -252,7 +268,9 @@ def results_view() -> None:
 
 with ctrl:
     gen_controls()
-    if st.button("Generate", type="primary", key="gen_go", icon=":material/play_arrow:", width="stretch"):
-        generate_clicked()
+    go = st.button("Generate", type="primary", key="gen_go", icon=":material/play_arrow:", width="stretch")
+    like = st.session_state.pop(GENERATE_NOW, None)  # "Generate more like these" under the map
+    if go or like:
+        generate_clicked(like)
 with view:
     results_view()

@@ -16,7 +16,7 @@ from scdiff_app.benchfigs import benchmark_caption, benchmark_figures, benchmark
 from scdiff_app.checkpoints import current_checkpoint, find_checkpoints, no_model_message, read_config  # noqa: E402
 from scdiff_app.feedback import run_safely  # noqa: E402
 from scdiff_app.figures.models import counts_figure, training_curves_figure  # noqa: E402
-from scdiff_app.figures.style import NO_LOGO  # noqa: E402
+from scdiff_app.figures.style import plot_config  # noqa: E402
 from scdiff_app.jobs import cancel_job, list_jobs, remove_job, start_training  # noqa: E402
 from scdiff_app.settings import user_root  # noqa: E402
 from scdiff_app.uploads import plain_error, save_training_upload  # noqa: E402
@@ -59,7 +59,7 @@ def card_training(cfg: dict, s: dict) -> None:
     """Cells per condition value, the combinations seen, and the loss curves."""
     st.markdown("**Conditions and training cells per value**")
     for box, col in zip(st.columns(max(1, len(s["conditions"]))), s["conditions"]):
-        box.plotly_chart(counts_figure(cfg, col), key=f"mc_counts_{col}", config=NO_LOGO)
+        box.plotly_chart(counts_figure(cfg, col), key=f"mc_counts_{col}", config=plot_config(f"cells_per_{col}"))
     if len(s["conditions"]) > 1:
         st.caption(f"{len(cfg.get('combinations') or [])} of {s['n_combinations']} combinations occur among "
                    f"training cells; the others can still be generated (marked *unseen* on the Generate page).")
@@ -68,7 +68,7 @@ def card_training(cfg: dict, s: dict) -> None:
     if fig is None:
         st.caption("No loss curves recorded.")
     else:
-        st.plotly_chart(fig, key="mc_curves", config=NO_LOGO)
+        st.plotly_chart(fig, key="mc_curves", config=plot_config("training_curves"))
 
 def card_benchmarks(ck) -> None:
     st.markdown("**Benchmark figures**")

@@ -15,10 +15,11 @@ from scdiff_app.bundle import require_model  # noqa: E402
 from scdiff_app.downloads import download_buttons  # noqa: E402
 from scdiff_app.feedback import Progress, run_safely  # noqa: E402
 from scdiff_app.layout import page_columns  # noqa: E402
-from scdiff_app.figures.style import NO_LOGO  # noqa: E402
+from scdiff_app.figures.style import plot_config  # noqa: E402
 from scdiff_app.figures.trajectory import label_share_figure, trajectory_figure, trend_figure  # noqa: E402
 from scdiff_app.figures.umap import PROJECTION_NOTE, umap_figure  # noqa: E402
 from scdiff_app.results import add_result, make_record, next_number, results_for  # noqa: E402
+from scdiff_app.selection import trajectory_end, trajectory_end_note  # noqa: E402
 from scdiff_app.settings import MAX_TRAJ_CELLS  # noqa: E402
 from scdiff_app.urlstate import Field, restore, write  # noqa: E402
 
@@ -61,9 +62,11 @@ def traj_controls() -> None:  # a name of its own: fragment ids derive from it
     if len(vocab) < 2:
         st.info(f"{col} has a single value; pick another column.")
         return
+    sets = {w: trajectory_end_note(kh, w, col) for w in ("start", "end")}  # selections from the Generate map
     c1, c2 = st.columns(2)
-    c1.selectbox("Start", vocab, index=0, persist_state="session", key=f"t_{kh}_start_{col}")
-    c2.selectbox("End", vocab, index=1, persist_state="session", key=f"t_{kh}_end_{col}")
+    c1.selectbox("Start", vocab, index=0, persist_state="session", key=f"t_{kh}_start_{col}",
+                 disabled=bool(sets["start"]))
+    c2.selectbox("End", vocab, index=1, persist_state="session", key=f"t_{kh}_end_{col}", disabled=bool(sets["end"]))
     others = [c for c in m.conditions if c != col]
     if others:
         with st.expander("Hold other columns fixed"):
@@ -115,15 +118,20 @@ def _settings() -> dict:
 def run_clicked() -> None:
     """Run with the settings held by the widgets (one page run: computed, then drawn below)."""
     p = _settings()
-    start, end, n_points, per_point = p["start"], p["end"], p["n_points"], p["cells_per_point"]
+    n_points, per_point = p["n_points"], p["cells_per_point"]
     total = n_points * per_point
     if total > MAX_TRAJ_CELLS:
         st.error(f"{total:,} cells is more than the app's {MAX_TRAJ_CELLS:,}; lower the points or the cells "
                  f"per point (or use `scdiff trajectory` from the shell).")
         return
+    ok, ends = run_safely("Reading the selected cells", lambda: [
+        trajectory_end(b, kh, w, p["column"], p[w]) for w in ("start", "end")])
+    if not ok:
+        return
+    (start_spec, p["start"], start), (end_spec, p["end"], end) = ends  # labels in p: the label-share chart's
     prog = Progress(f"Trajectory {start} → {end}")
     ok, a = run_safely("The trajectory", lambda: m.trajectory(
-        p["column"], start, end, method=p["method"], n_points=n_points, cells_per_point=per_point, t_start=p["t_start"],
+        p["column"], start_spec, end_spec, method=p["method"], n_points=n_points, cells_per_point=per_point, t_start=p["t_start"],
         scale=p["scale"], guidance=p["guidance"], start_cells=p["start_cells"], steps=p["steps"],
         fixed=p["fixed"], seed=p["seed"], progress=prog))
     prog.done()
@@ -143,9 +151,10 @@ def genes_view(rec: dict) -> None:
                            help="Default: the genes whose mean rises most and falls most between λ=0 and λ=1.")
     g1, g2 = st.columns(2)
     if genes:
-        g1.plotly_chart(trend_figure(lam, means, genes), key="traj_trend", config=NO_LOGO)
+        g1.plotly_chart(trend_figure(lam, means, genes), key="traj_trend", config=plot_config("trajectory_genes"))
     p = rec["params"]
-    g2.plotly_chart(label_share_figure(a, p["column"], p["start"], p["end"]), key="traj_share", config=NO_LOGO)
+    g2.plotly_chart(label_share_figure(a, p["column"], p["start"], p["end"]), key="traj_share",
+                    config=plot_config("trajectory_labels"))
 
 def results_view() -> None:
     recs = results_for(b, ("trajectory",))
@@ -153,7 +162,7 @@ def results_view() -> None:
         st.info("Choose two states and a method, and press **Run trajectory**: cells are generated for λ from "
                 "0 (start) to 1 (end), the same cells and noise for every λ, so the path is continuous.")
         fig = umap_figure(b, [], m.conditions[0])
-        st.plotly_chart(fig, key="traj_umap", config=NO_LOGO)
+        st.plotly_chart(fig, key="traj_umap", config=plot_config("trajectory_map"))
         return
     by_id = {r["id"]: r for r in recs}
     sk = f"t_{kh}_show"
@@ -161,7 +170,7 @@ def results_view() -> None:
         st.session_state[sk] = recs[-1]["id"]
     rid = st.selectbox("Trajectory", list(by_id), persist_state="session", key=sk, format_func=lambda i: by_id[i]["name"])
     rec = by_id[rid]
-    st.plotly_chart(trajectory_figure(b, rec), key="traj_umap", config=NO_LOGO)
+    st.plotly_chart(trajectory_figure(b, rec), key="traj_umap", config=plot_config("trajectory_map"))
     st.caption("Move the λ slider (or press play) to see the cells at each step; the black line joins the mean "
                "positions per λ, arrows point from start to end. " + PROJECTION_NOTE)
     p = rec["params"]

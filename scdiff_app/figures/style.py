@@ -3,8 +3,15 @@ from __future__ import annotations
 
 SET_COLORS = ["#111111", "#d62728", "#1f3fb4", "#ff7f0e", "#2ca02c", "#8c2d9c", "#7f5320", "#e377c2"]
 SET_SYMBOLS = ["diamond", "circle", "square", "triangle-up", "cross", "x", "star", "hexagon"]
-NO_LOGO = {"displaylogo": False}
-"""The ``config`` of every ``st.plotly_chart``."""
+
+
+def plot_config(name: str) -> dict:
+    """The ``config`` of every ``st.plotly_chart``: no logo, and the camera button saves an **SVG**
+    (vector: figures for papers) named ``scdiff_<name>.svg``, at twice the shown size for bitmaps
+    made from it."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(name)) or "figure"
+    return {"displaylogo": False,
+            "toImageButtonOptions": {"format": "svg", "filename": f"scdiff_{safe}", "scale": 2}}
 
 
 def palette(n: int) -> list[str]:

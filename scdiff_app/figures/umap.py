@@ -17,14 +17,16 @@ JOINT_NOTE = ("Joint re-embedding: UMAP refitted on the training cells together 
 
 
 def reference_traces(bundle: Bundle, color_by: str | None, coords: np.ndarray | None = None,
-                     opacity: float = 0.5, grey: bool = False) -> list:
-    """Scattergl traces of the training cells on the reference (or given) coordinates."""
+                     opacity: float = 0.5, grey: bool = False, **more) -> list:
+    """Scattergl traces of the training cells on the reference (or given) coordinates; each point's
+    ``customdata`` is its position in the stored reference. ``more``: further trace settings."""
     import plotly.graph_objects as go
 
     xy = bundle.model.reference["umap"] if coords is None else coords
+    pos = np.arange(len(xy))  # customdata: each cell's position in the reference (what a selection returns)
     if grey or color_by is None:
-        return [go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", name="training cells",
-                             marker=dict(size=4, color="#9a9a9a", opacity=opacity), hoverinfo="skip")]
+        return [go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", name="training cells", customdata=pos,
+                             marker=dict(size=4, color="#9a9a9a", opacity=opacity), hoverinfo="skip", **more)]
     labels = bundle.ref_labels(color_by)
     vocab = bundle.vocab[color_by]
     cols = palette(len(vocab))
@@ -34,14 +36,19 @@ def reference_traces(bundle: Bundle, color_by: str | None, coords: np.ndarray | 
         if not sel.any():
             continue
         traces.append(go.Scattergl(
-            x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=str(v), legendgroup="ref",
+            x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=str(v), legendgroup="ref", customdata=pos[sel],
             legendgrouptitle_text=f"training cells by {color_by}",
             marker=dict(size=5, color=cols[i], opacity=opacity),
             hovertemplate=f"{color_by}: {v}<extra>training</extra>"))
     return traces
 
 
-def generated_trace(rec: dict, i: int, coords: np.ndarray | None = None):
+def generated_opacity(n_cells: int) -> float:
+    """Markers fade as sets grow (0.6 up to 1,000 cells, then ∝ 1/√n, at least 0.2): dense sets stay readable."""
+    return float(max(0.2, min(0.6, 0.6 * (1000 / max(n_cells, 1)) ** 0.5)))
+
+
+def generated_trace(rec: dict, i: int, coords: np.ndarray | None = None, **more):
     """The i-th shown result's cells, with their predicted labels on hover."""
     import plotly.graph_objects as go
 
@@ -55,9 +62,9 @@ def generated_trace(rec: dict, i: int, coords: np.ndarray | None = None):
         x=xy[:, 0], y=xy[:, 1], mode="markers", name=rec["name"], legendgroup="gen",
         legendgrouptitle_text="generated (projected)" if coords is None else "generated (joint UMAP)",
         marker=dict(size=5, color=set_color(i), symbol=SET_SYMBOLS[i % len(SET_SYMBOLS)],
-                    opacity=0.6, line=dict(width=0.5, color="white")),
+                    opacity=generated_opacity(a.n_obs), line=dict(width=0.5, color="white")),
         text=text,
-        hovertemplate=None if text is None else "predicted: %{text}<extra>" + rec["name"][:40] + "</extra>")
+        hovertemplate=None if text is None else "predicted: %{text}<extra>" + rec["name"][:40] + "</extra>", **more)
 
 
 def umap_figure(bundle: Bundle, recs: list[dict], color_by: str | None, joint: dict | None = None):
@@ -73,6 +80,30 @@ def umap_figure(bundle: Bundle, recs: list[dict], color_by: str | None, joint: d
     title = ("Joint re-embedding: UMAP refitted on training + generated cells" if joint else
              "Reference UMAP of the training cells; generated cells projected (10 nearest neighbours in PCA space)")
     umap_layout(fig, title)
+    return fig
+
+
+def panels_figure(bundle: Bundle, recs: list[dict], joint: dict | None = None, columns: int = 2):
+    """Small multiples: one panel per set over the same grey training cells, all axes shared."""
+    import plotly.graph_objects as go  # noqa: F401
+    from plotly.subplots import make_subplots
+
+    n = max(len(recs), 1)
+    cols = min(columns, n)
+    rows = -(-n // cols)
+    fig = make_subplots(rows=rows, cols=cols, shared_xaxes="all", shared_yaxes="all",
+                        horizontal_spacing=0.02, vertical_spacing=0.06,
+                        subplot_titles=[r["name"] for r in recs] or ["training cells"])
+    ref_xy = joint["ref"] if joint else None
+    for k, r in enumerate(recs or [None]):
+        cell = dict(row=k // cols + 1, col=k % cols + 1)
+        for t in reference_traces(bundle, None, ref_xy, opacity=0.35, grey=True, showlegend=False):
+            fig.add_trace(t, **cell)
+        if r is not None:
+            fig.add_trace(generated_trace(r, k, joint["new"][r["id"]] if joint else None, showlegend=False), **cell)
+    umap_layout(fig, "One panel per set, over the same training cells (grey); axes shared",
+                height=max(360, 330 * rows))
+    fig.update_annotations(font_size=11)
     return fig
 
 
@@ -117,7 +148,7 @@ def gene_figure(bundle: Bundle, recs: list[dict], gene: str, ref_values: np.ndar
     hi = float(max([np.quantile(ref_values, 0.99)] + [np.quantile(g, 0.99) for g in gen if len(g)]) or 1.0)
     scale = dict(colorscale="Viridis", cmin=0.0, cmax=hi)
     fig = go.Figure(go.Scattergl(
-        x=xy[:, 0], y=xy[:, 1], mode="markers", name=f"training cells ({gene})",
+        x=xy[:, 0], y=xy[:, 1], mode="markers", name=f"training cells ({gene})", customdata=np.arange(len(xy)),
         marker=dict(size=4, color=ref_values, opacity=0.6, colorbar=dict(title=gene, thickness=12, len=0.6), **scale),
         hovertemplate=f"{gene}: %{{marker.color:.2f}}<extra>training</extra>"))
     for i, (r, v) in enumerate(zip(recs, gen)):

@@ -39,3 +39,17 @@ def test_small_files_and_functions():
         for node in ast.walk(ast.parse(src)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 assert node.end_lineno - node.lineno < 80, f"{path}:{node.name}"
+
+
+def test_every_plot_saves_svg():
+    """Figures for papers: every st.plotly_chart passes plot_config(…), whose camera button saves an SVG."""
+    from scdiff_app.figures.style import plot_config
+
+    cfg = plot_config("umap map")
+    assert cfg["toImageButtonOptions"]["format"] == "svg" and cfg["toImageButtonOptions"]["filename"] == "scdiff_umap_map"
+    calls = [(p.name, n) for p in APP_FILES for n in ast.walk(ast.parse(p.read_text()))
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "plotly_chart"]
+    assert calls
+    for name, call in calls:
+        conf = [k.value for k in call.keywords if k.arg == "config"]
+        assert conf and isinstance(conf[0], ast.Call) and getattr(conf[0].func, "id", "") == "plot_config", name
