@@ -135,7 +135,7 @@ def test_generate_and_trajectory_in_chromium(server, browser, tmp_path):
     # run through app.py (navigation, model picker), not the page script alone
     page.goto(server + "/trajectory")
     page.get_by_role("button", name="Run trajectory").wait_for(timeout=90_000)
-    assert page.locator(NAV_LINKS).count() == 4
+    assert page.locator(NAV_LINKS).count() == len(APP_PAGES)
     assert page.get_by_text("Model", exact=True).count() >= 1
     page.get_by_role("link", name="Generate").click()
     page.get_by_role("heading", name="Generate cells").wait_for(timeout=90_000)
