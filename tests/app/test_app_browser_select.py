@@ -68,3 +68,17 @@ def test_box_and_lasso_select_on_the_map(server, browser, tmp_path, width):
     page.get_by_text("Selection S2").wait_for(timeout=60_000)
     _no_error(page)
     page.screenshot(path=str(shots / f"select_lasso_{width}.png"), full_page=True)
+
+    # marker genes of the newest set against the real cells of its labels, then side-by-side panels
+    page.get_by_role("button", name="Compare A with B").click()
+    page.get_by_role("button", name="Marker genes (CSV)").wait_for(timeout=90_000)
+    _no_error(page)
+    volcano = page.locator(MAP).filter(has=page.locator(".js-plotly-plot")).nth(2)  # map, expression, volcano
+    volcano.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / f"markers_{width}.png"))
+    page.locator(MAP).first.scroll_into_view_if_needed()
+    page.get_by_text("Side by side", exact=True).click()
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                           ".some(e => e.layout && e.layout.xaxis2)", timeout=60_000)
+    _no_error(page)
+    page.locator(MAP).first.screenshot(path=str(shots / f"panels_{width}.png"))
