@@ -21,6 +21,7 @@ from scdiff_app.figures.expression import expression_figure  # noqa: E402
 from scdiff_app.figures.style import plot_config, set_color  # noqa: E402
 from scdiff_app.figures.umap import (GENE_OPTION, JOINT_HINT, JOINT_NOTE, PROJECTION_NOTE, gene_figure,  # noqa: E402
                                      joint_embedding, panels_figure, umap_figure)
+from scdiff_app.markers import markers_view  # noqa: E402
 from scdiff_app.results import add_result, make_record, next_number, results, results_for, set_name  # noqa: E402
 from scdiff_app.selection import GENERATE_NOW, selection_panel, update_selection  # noqa: E402
 from scdiff_app.settings import MAX_APP_CELLS  # noqa: E402
@@ -263,6 +264,7 @@ def results_view() -> None:
     rec = by_id[fid]
     summary_view(rec)
     expression_view(rec, recs, fid)
+    markers_view(b, kh, recs_all)
     download_buttons(rec, "gen")
     sets_table(recs_all, fid)
 

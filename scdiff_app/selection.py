@@ -93,15 +93,15 @@ def selection_panel(b: Bundle, kh: str) -> dict | None:
         return None
     with st.container(border=True, key="sel_panel"):
         st.markdown(f"**Selection {sel['name']}** of training cells — {makeup_text(b, sel['idx'])}")
-        c1, c2, c3, c4 = st.columns(4)
-        if c1.button("Generate more like these", key="sel_like", icon=":material/auto_awesome:",
+        row = st.container(horizontal=True, key="sel_buttons")  # buttons wrap on narrow screens
+        if row.button("Generate more like these", key="sel_like", icon=":material/auto_awesome:",
                      on_click=_like_these, args=(b, kh, sel),
                      help="Generates cells (with the settings on the left) for the most common value per "
                           "condition column among the selected cells."):
             st.rerun()  # the whole page: the generation runs outside this fragment
-        c2.button("Use as trajectory start", key="sel_start", on_click=_use_as_end, args=(b, kh, sel, "start"))
-        c3.button("Use as trajectory end", key="sel_end", on_click=_use_as_end, args=(b, kh, sel, "end"))
-        if c4.button("Clear selection", key="sel_clear"):
+        row.button("Use as trajectory start", key="sel_start", on_click=_use_as_end, args=(b, kh, sel, "start"))
+        row.button("Use as trajectory end", key="sel_end", on_click=_use_as_end, args=(b, kh, sel, "end"))
+        if row.button("Clear selection", key="sel_clear"):
             st.session_state.pop(selection_key(kh), None)
             st.rerun(scope="fragment")
         ends = [f"{w}: {st.session_state[end_key(kh, w)]['name']}" for w in ENDS if end_key(kh, w) in st.session_state]

@@ -104,6 +104,10 @@ def panels_figure(bundle: Bundle, recs: list[dict], joint: dict | None = None, c
     umap_layout(fig, "One panel per set, over the same training cells (grey); axes shared",
                 height=max(360, 330 * rows))
     fig.update_annotations(font_size=11)
+    fig.update_xaxes(title=None)  # one axis title per side of the grid, not one per panel
+    fig.update_yaxes(title=None)
+    fig.update_xaxes(title="UMAP 1", row=rows)
+    fig.update_yaxes(title="UMAP 2", col=1)
     return fig
 
 
