@@ -7,8 +7,10 @@ Two sources, both read as safetensors + JSON (nothing unpickled at training time
   (``scdiff convert-encoder``) from the published SCimilarity layout — a state dict with
   ``network.<i>.1`` Linear, ``network.<i>.2`` BatchNorm1d and ``network.<i>.3`` PReLU per hidden
   layer and a final ``network.<n>`` Linear, plus its gene order file (one gene per line). The
-  state dict is read with ``torch.load(..., weights_only=True)``, PyTorch's restricted loader,
-  or from a ``.safetensors`` file.
+  state dict is read from a ``.safetensors`` file only: scdiff never unpickles a file it is
+  handed, not even with PyTorch's restricted loader. A published ``.ckpt``/``.pt`` is turned
+  into safetensors once by the user, with the one line in the README ("Starting from a
+  pretrained encoder").
 
 The encoder's layers are copied into :class:`~scdiff_core.autoencoder.Autoencoder`'s encoder
 (Linear → LayerNorm → SiLU per hidden layer, then a Linear to the code). A converted BatchNorm
@@ -43,28 +45,27 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """A state dict from ``.safetensors`` or, with PyTorch's restricted loader, a torch file."""
-    if not path.is_file():
-        raise ScdiffError(f"No encoder weights at {path}. Pass the SCimilarity encoder file (e.g. encoder.ckpt).")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle")
 
-        try:
-            return load_file(str(path))
-        except Exception as e:  # safetensors raises its own types
-            raise ScdiffError(f"{path} could not be read as safetensors ({e}).") from None
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict of tensors from a ``.safetensors`` file (pickle-based files are refused)."""
+    if not path.is_file():
+        raise ScdiffError(f"No encoder weights at {path}. Pass the encoder's weights as a .safetensors file.")
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise ScdiffError(f"{path.name} is a pickle-based PyTorch file, and scdiff does not unpickle files it is "
+                          f"handed (loading one can run code). Convert it to .safetensors once, in your own Python, "
+                          f"with the one line in the README (\"Starting from a pretrained encoder\"), then pass "
+                          f"the .safetensors file.")
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as e:  # an unsafe pickle, a truncated file, not a torch file at all
-        raise ScdiffError(f"{path} could not be read safely as a PyTorch state dict ({type(e).__name__}): only "
-                          f"plain tensors are accepted (torch.load weights_only=True). Save the encoder's "
-                          f"state_dict(), or convert it to .safetensors.") from None
-    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        obj = obj["state_dict"]  # a Lightning-style checkpoint
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ScdiffError(f"{path} does not hold a state dict of tensors.")
-    return {str(k).removeprefix("encoder."): v for k, v in obj.items()}
+        sd = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ScdiffError(f"{path} could not be read as safetensors ({e}); pass the encoder's weights saved with "
+                          f"safetensors.torch.save_file.") from None
+    return {str(k).removeprefix("encoder."): v for k, v in sd.items()}
 
 
 def _scimilarity_layers(sd: dict[str, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -24,15 +24,22 @@ def _scimilarity_encoder(n_genes, hidden=(16, 12), latent=6, seed=0):
     return net
 
 
+def _save(net, path):
+    """Save as a user does after converting a published checkpoint (README one-liner), Lightning prefix included."""
+    from safetensors.torch import save_file
+
+    save_file({f"encoder.{k}": v.contiguous() for k, v in net.state_dict().items()}, str(path))
+
+
 @pytest.fixture
 def converted(tmp_path):
     genes = [f"Gene{i}" for i in range(30)]
     net = _scimilarity_encoder(len(genes))
-    torch.save(net.state_dict(), tmp_path / "encoder.ckpt")
+    _save(net, tmp_path / "encoder.safetensors")
     (tmp_path / "gene_order.tsv").write_text("\n".join(genes) + "\n")
     from scdiff_core.encoder_init import convert_encoder
 
-    return convert_encoder(tmp_path / "encoder.ckpt", tmp_path / "gene_order.tsv", tmp_path / "enc"), net, genes
+    return convert_encoder(tmp_path / "encoder.safetensors", tmp_path / "gene_order.tsv", tmp_path / "enc"), net, genes
 
 
 def test_conversion_folds_batchnorm_and_keeps_the_genes(converted):
@@ -88,23 +95,29 @@ def test_a_converted_encoder_is_checked_by_its_hash(converted):
 def test_conversion_refuses_what_it_cannot_read_safely(tmp_path):
     import pickle
 
+    from safetensors.torch import save_file
+
     from scdiff_core.encoder_init import convert_encoder
 
     class Evil:
         def __reduce__(self):
             return (print, ("ran",))
 
-    (tmp_path / "bad.ckpt").write_bytes(pickle.dumps({"network.0.1.weight": Evil()}))
     (tmp_path / "g.tsv").write_text("A\n")
-    with pytest.raises(ScdiffError, match="weights_only"):
-        convert_encoder(tmp_path / "bad.ckpt", tmp_path / "g.tsv", tmp_path / "o")
-    torch.save({"foo": torch.zeros(2)}, tmp_path / "other.pt")
+    for name in ("bad.ckpt", "bad.pt", "bad.pth"):  # pickle-based files are refused before a byte is read
+        (tmp_path / name).write_bytes(pickle.dumps({"network.0.1.weight": Evil()}))
+        with pytest.raises(ScdiffError, match="does not unpickle.*README"):
+            convert_encoder(tmp_path / name, tmp_path / "g.tsv", tmp_path / "o")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file at all")
+    with pytest.raises(ScdiffError, match="could not be read as safetensors"):
+        convert_encoder(tmp_path / "junk.safetensors", tmp_path / "g.tsv", tmp_path / "o")
+    save_file({"foo": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
     with pytest.raises(ScdiffError, match="SCimilarity encoder layout"):
-        convert_encoder(tmp_path / "other.pt", tmp_path / "g.tsv", tmp_path / "o")
-    net = _scimilarity_encoder(3)
-    torch.save(net.state_dict(), tmp_path / "enc.ckpt")
+        convert_encoder(tmp_path / "other.safetensors", tmp_path / "g.tsv", tmp_path / "o")
+    _save(_scimilarity_encoder(3), tmp_path / "enc.safetensors")
     with pytest.raises(ScdiffError, match="lists 1 genes but the encoder takes 3"):
-        convert_encoder(tmp_path / "enc.ckpt", tmp_path / "g.tsv", tmp_path / "o")
+        convert_encoder(tmp_path / "enc.safetensors", tmp_path / "g.tsv", tmp_path / "o")
+    assert not (tmp_path / "o").exists()  # nothing written for a refused input
 
 
 def test_training_starts_from_another_checkpoints_encoder(tiny_prep, tiny_model_dir, tiny_model, tmp_path, tiny_config):
@@ -127,8 +140,9 @@ def test_cli_convert_encoder(converted, tmp_path, capsys):
     from scdiff_core.cli import main
 
     src = converted[0].parent
-    assert main(["convert-encoder", "--weights", str(src / "encoder.ckpt"), "--genes", str(src / "gene_order.tsv"),
+    assert main(["convert-encoder", "--weights", str(src / "encoder.safetensors"), "--genes", str(src / "gene_order.tsv"),
                  "--out", str(tmp_path / "c")]) == 0
     assert json.loads((tmp_path / "c" / "encoder.json").read_text())["latent_dim"] == 6
-    assert main(["convert-encoder", "--weights", str(tmp_path / "none.ckpt"), "--genes", "x", "--out", "y"]) == 2
+    assert main(["convert-encoder", "--weights", str(tmp_path / "none.safetensors"), "--genes", "x", "--out", "y"]) == 2
+    assert main(["convert-encoder", "--weights", str(tmp_path / "enc.ckpt"), "--genes", "x", "--out", "y"]) == 2
     assert "error:" in capsys.readouterr().err

@@ -8,12 +8,12 @@ HELP = "convert a pretrained SCimilarity-layout encoder for --encoder-init"
 
 def add_parser(sub) -> None:
     c = sub.add_parser("convert-encoder", help=HELP,
-                       description="Read a SCimilarity-layout MLP encoder (a state dict: .ckpt/.pt read with PyTorch's "
-                                   "restricted loader torch.load(weights_only=True), or .safetensors) and its gene "
-                                   "order file, and write a folder (encoder.safetensors + encoder.json with the genes "
+                       description="Read a SCimilarity-layout MLP encoder (its state dict as .safetensors; a "
+                                   "pickle-based .ckpt/.pt is refused: convert it once with the README's one line) "
+                                   "and its gene order file, and write a folder (encoder.safetensors + encoder.json with the genes "
                                    "and a sha256) that `scdiff train --encoder-init FOLDER` starts from.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    c.add_argument("--weights", required=True, help="the encoder's state dict (e.g. encoder.ckpt)")
+    c.add_argument("--weights", required=True, help="the encoder's state dict as .safetensors (e.g. encoder.safetensors)")
     c.add_argument("--genes", required=True, help="its gene order file (e.g. gene_order.tsv, one gene per line)")
     c.add_argument("--out", required=True, help="folder to write")
     c.set_defaults(func=run)
