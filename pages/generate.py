@@ -3,6 +3,8 @@ from scdiff_app.navigation import require_frame
 
 require_frame()  # first: on a fresh server Streamlit may have started this script on its own
 
+import traceback  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
@@ -24,7 +26,7 @@ from scdiff_app.figures.umap import (GENE_OPTION, JOINT_HINT, JOINT_NOTE, PROJEC
 from scdiff_app.markers import markers_view  # noqa: E402
 from scdiff_app.results import add_result, make_record, next_number, results, results_for, set_name  # noqa: E402
 from scdiff_app.selection import GENERATE_NOW, selection_panel, update_selection  # noqa: E402
-from scdiff_app.settings import MAX_APP_CELLS  # noqa: E402
+from scdiff_app.settings import LOG, MAX_APP_CELLS  # noqa: E402
 from scdiff_app.trust import combinations_expander, status_message, status_of, verdict_view  # noqa: E402
 from scdiff_app.urlstate import Field, restore, write  # noqa: E402
 
@@ -90,9 +92,25 @@ def sampling_controls(req: dict) -> None:
     if "_g_next_seed" in st.session_state:  # set by the previous run (a widget's value cannot change mid-run)
         st.session_state[f"g_{kh}_seed"] = st.session_state.pop("_g_next_seed")
     c2.number_input("Seed", 0, 2**31 - 1, 0, 1, persist_state="session", key=f"g_{kh}_seed", help="Same seed, same cells.")
+    time_estimate(mode, sampler)
     st.checkbox("New seed after each run", persist_state="session", key=f"g_{kh}_autoseed",
                 help="Off: pressing Generate again with other settings reuses the same noise, so the sets differ "
                      "only by those settings. On: each run gets the next seed (recorded with the set).")
+
+def time_estimate(mode: str, sampler: str) -> None:
+    """'≈ N s' before the click: transformer denoisers sample several times slower than the MLP."""
+    ss = st.session_state
+    n, steps = int(ss.get(f"g_{kh}_n", 1000)), int(ss.get(f"g_{kh}_steps", 50))
+    try:
+        with st.spinner("Timing this model once…"):
+            sec = b.estimate_seconds(n, mode, sampler, steps)
+    except Exception:  # an estimate is a courtesy: its failure must not stop the page
+        LOG.warning("time estimate failed:\n%s", traceback.format_exc())
+    else:
+        st.caption(f"⏱ About {sec:.0f} s for {n:,} cells with {steps} steps on this server"
+                   if sec >= 1.5 else f"⏱ About {sec:.1f} s for {n:,} cells with {steps} steps on this server",
+                   help="Timed on this server's first request for this model and mode (256 cells at 2 and 8 "
+                        "steps), scaled to the cells and steps asked for; it tends to err on the slow side.")
 
 @st.fragment
 def gen_controls() -> None:  # a name of its own: fragment ids derive from it

@@ -62,6 +62,19 @@ class Bundle:
         """Predicted label per condition column: the library's one label predictor (as Evaluate's)."""
         return self.model.predict_labels(X)
 
+    def estimate_seconds(self, n_cells: int, guidance: str, sampler: str, steps: int) -> float:
+        """How long ``generate`` will take here (:func:`scdiff_core.timing.estimate_seconds`; its probes
+        run once per model and mode, under a lock so that two sessions do not time each other)."""
+        from scdiff_core.timing import estimate_seconds
+
+        with _timing_lock(self.key):
+            return estimate_seconds(self.model, n_cells, guidance=guidance, sampler=sampler, steps=steps)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _timing_lock(key: str) -> threading.Lock:
+    return threading.Lock()
+
 
 def _warm_up(b: Bundle) -> None:
     """Pay for lazy initialisation now, not at the first click: a tiny generation in both guidance

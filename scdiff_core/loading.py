@@ -55,6 +55,10 @@ def _check_labels(cfg: dict, directory) -> None:
     for combo in cfg.get("combinations") or []:
         if not isinstance(combo, list) or len(combo) != len(conds) or any(v not in vocab[c] for c, v in zip(conds, combo)):
             raise _bad(directory, f"lists a training combination {combo!r} that its vocabulary does not have.")
+    for row in cfg.get("combination_counts") or []:
+        if (not isinstance(row, list) or len(row) != len(conds) + 1 or any(v not in vocab[c] for c, v in zip(conds, row))
+                or not isinstance(row[-1], int) or isinstance(row[-1], bool) or row[-1] < 0):
+            raise _bad(directory, f"counts the cells of a training combination {row!r} its vocabulary does not have.")
     for c, hp in (cfg.get("classifiers") or {}).items():
         if c not in vocab or not isinstance(hp, dict) or hp.get("n_classes") != len(vocab[c]):
             raise _bad(directory, f"has a classifier for {c!r} whose classes do not match the vocabulary.")

@@ -54,7 +54,10 @@ def scdiff_config(directory: Path) -> dict | None:
 
 def _state_is_ours(directory: Path) -> bool:
     d = directory / STATE_DIR
-    return d.is_dir() and not d.is_symlink() and ((d / "fingerprint.json").is_file() or not any(d.iterdir()))
+    if not d.is_dir() or d.is_symlink():
+        return False
+    # a run's state, or only the prepared data a chunked run wrote before its first stage (resume.DATA_DIR)
+    return (d / "fingerprint.json").is_file() or {p.name for p in d.iterdir()} <= {"data"}
 
 
 def owned(directory: Path, cfg: dict | None = None) -> set[str]:

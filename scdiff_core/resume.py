@@ -19,6 +19,9 @@ from safetensors.torch import load_file
 from .checkpoint import save_tensors_atomic, write_json_atomic
 from .distributed import SINGLE, Dist
 
+DATA_DIR = "data"
+"""Under ``.train_state``: the matrix chunked preparation wrote for this run (removed with the state)."""
+
 StageProgress = Callable[[str, int, int, dict], None]
 """``progress(stage, step, total, info)``; ``info`` may hold the running ``loss``."""
 
@@ -41,8 +44,10 @@ class TrainState:
         if self.dir.exists():
             meta = self.dir / "fingerprint.json"
             same = meta.exists() and json.loads(meta.read_text()).get("fingerprint") == fingerprint
-            if not resume or not same:
-                shutil.rmtree(self.dir)
+            if not resume or not same:  # the prepared data (DATA_DIR) has its own key: it is kept
+                for p in self.dir.iterdir():
+                    if p.name != DATA_DIR:
+                        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
         self.dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.dir / "fingerprint.json", {"fingerprint": fingerprint})
 

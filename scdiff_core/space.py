@@ -76,12 +76,17 @@ class DiffusionSpace:
             return cls(kind, stats)
         with torch.no_grad():
             z = autoencoder.encode(torch.from_numpy(X)).numpy()  # (N, latent_dim)
+        return cls.from_codes(z, library, autoencoder)
+
+    @classmethod
+    def from_codes(cls, z: np.ndarray, library: np.ndarray | None, autoencoder: Autoencoder) -> "DiffusionSpace":
+        """The latent space from the training cells' codes (N, latent_dim) and (count models) library sizes."""
         stats = {"latent_mean": z.mean(0), "latent_std": z.std(0) + 1e-6}
         if autoencoder.is_count_model:
             ll = np.log(np.asarray(library, dtype=np.float32))
             stats.update(loglib_mean=np.array([ll.mean()]), loglib_std=np.array([ll.std() + 1e-6]),
                          loglib_range=np.array([ll.min() - 0.5, ll.max() + 0.5]))
-        return cls(kind, stats, autoencoder)
+        return cls("latent", stats, autoencoder)
 
     # ------------------------------------------------------------------ cells -> vectors
     def encode(self, X_lognorm: np.ndarray, library: np.ndarray | None = None) -> np.ndarray:

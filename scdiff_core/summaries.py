@@ -135,7 +135,7 @@ def config_summary(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def training_count(model, request: Mapping[str, str | None]) -> int:
-    """How many training cells of the model's stored reference have a condition combination.
+    """How many training cells have a condition combination.
 
     Parameters
     ----------
@@ -147,8 +147,14 @@ def training_count(model, request: Mapping[str, str | None]) -> int:
     Returns
     -------
     int
-        The number of reference cells, or -1 if the checkpoint stores no reference map.
+        The number of training cells (from ``config['combination_counts']``; older checkpoints: the
+        stored reference map's cells, all training cells), or -1 if neither is stored.
     """
+    asked = {k: v for k, v in request.items() if v not in (None, ANY)}
+    table = (getattr(model, "config", None) or {}).get("combination_counts")
+    if table is not None:  # [value per condition..., cells]; the map may hold only a sample of the cells
+        idx = [model.conditions.index(c) for c in asked]
+        return int(sum(r[-1] for r in table if all(r[i] == asked[c] for i, c in zip(idx, asked))))
     ref = model.reference
     if "umap" not in ref:
         return -1

@@ -21,7 +21,7 @@ import torch
 from . import __version__
 from .autoencoder import Autoencoder, AutoencoderLoss
 from .backbones import BACKBONES, build_backbone
-from .common import LIBRARY_KEY
+from .cells import CellRows, MemoryRows, StoreRows
 from .data import PreparedData
 from .data.split import split_with_exclusions
 from .distributed import SINGLE, Dist
@@ -31,10 +31,15 @@ from .errors import ScdiffError
 from .guidance import NoiseClassifier
 from .model import SCDiffModel
 from .resume import StageProgress, TrainState, run_stage, set_lr
-from .space import DiffusionSpace, positive_floor
+from .space import DiffusionSpace
 from .train_config import TrainConfig
 
 __all__ = ["TrainConfig", "StageProgress", "train"]
+
+REFERENCE_MAX_CELLS = 50_000
+"""Training cells in the stored reference map (PCA, UMAP, labels); a seeded sample above it."""
+CALIBRATION_MAX_CELLS = 20_000
+"""Training and validation cells the guidance calibration reads; a seeded sample above it."""
 
 
 @dataclass
@@ -46,19 +51,15 @@ class _Run:
     state: TrainState
     gen: torch.Generator
     progress: StageProgress | None
-    X_tr: torch.Tensor            # (N, G) log-normalized training cells
-    X_val: torch.Tensor           # (M, G) validation cells
-    C_tr: torch.Tensor | None     # (N, G) counts (count data only)
-    C_val: torch.Tensor | None
-    L_tr: torch.Tensor | None     # (N,) library sizes: each cell's total over ALL its genes
-    L_val: torch.Tensor | None
+    train: CellRows               # training cells: log-normalized X, counts and library (in memory or on disk)
+    val: CellRows                 # validation cells
     codes: torch.Tensor           # (N, K) condition codes of the training cells
     n_classes: list[int]
     dist: Dist = SINGLE           # this process's rank, world size and device
 
     @property
     def counts(self) -> bool:
-        return self.C_tr is not None
+        return self.train.counts
 
 
 # ---------------------------------------------------------------------- stage 1: autoencoder
@@ -74,7 +75,7 @@ def _reuse_autoencoder(run: _Run, split: dict) -> tuple[Autoencoder, DiffusionSp
 
 def _train_autoencoder(run: _Run) -> tuple[Autoencoder, dict]:
     """Fit the encoder and the likelihood decoder by maximum likelihood on training cells."""
-    cfg, X_tr, gen = run.cfg, run.X_tr, run.gen
+    cfg, gen = run.cfg, run.gen
     lik = cfg.likelihood or ("nb" if run.counts else "hurdle")
     if lik in ("nb", "zinb") and not run.counts:
         raise ScdiffError(f"likelihood {lik!r} needs raw counts, but this data is log-normalized; "
@@ -91,14 +92,12 @@ def _train_autoencoder(run: _Run) -> tuple[Autoencoder, dict]:
 
         init = init_encoder(ae, cfg.encoder_init, run.prep.genes)
     if not ae.is_count_model:
-        ae.floor.copy_(torch.from_numpy(positive_floor(X_tr.numpy())))
-    lib_tr = run.L_tr
-    target = run.C_tr if run.counts else X_tr
+        ae.floor.copy_(torch.from_numpy(run.train.positive_floor()))
     dist, dev = run.dist, run.dist.device
     objective = AutoencoderLoss(ae, cfg.ae_kl_weight, cfg.ae_latent_noise).to(dev)
     model = dist.wrap(objective)
     opt = torch.optim.AdamW(ae.parameters(), lr=cfg.ae_lr, weight_decay=1e-4)
-    n = X_tr.shape[0]
+    n = run.train.n
     batch = cfg.ae_batch * dist.world  # the global batch; each rank takes its slice
     per_epoch = max(1, int(np.ceil(n / batch)))
     iters = cfg.ae_epochs * per_epoch
@@ -117,8 +116,10 @@ def _train_autoencoder(run: _Run) -> tuple[Autoencoder, dict]:
         # the learning rate is a pure function of the step, so a resumed run follows the same schedule
         set_lr(opt, cfg.ae_lr * (1.0 if it < 0.7 * iters else 0.2))
         model.train()
-        lib = lib_tr[idx].to(dev) if run.counts else None
-        loss = model(X_tr[idx].to(dev), target[idx].to(dev), lib, None if eps is None else dist.shard(eps).to(dev))
+        b = run.train.rows(idx)
+        lib = b.library.to(dev) if run.counts else None
+        target = b.counts if run.counts else b.X
+        loss = model(b.X.to(dev), target.to(dev), lib, None if eps is None else dist.shard(eps).to(dev))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -131,9 +132,10 @@ def _train_autoencoder(run: _Run) -> tuple[Autoencoder, dict]:
     ae.cpu().eval()
     with torch.no_grad():
         val_nll = float("nan")
-        if len(run.X_val):
-            val_nll = float(ae.nll(ae.decode(ae.encode(run.X_val), run.L_val),
-                                   run.C_val if run.counts else run.X_val, run.L_val).mean())
+        if run.val.n:
+            nll = [ae.nll(ae.decode(ae.encode(b.X), b.library), b.counts if run.counts else b.X, b.library)
+                   for b in run.val.chunks()]
+            val_nll = float(torch.cat(nll).mean())
     return ae, {"loss_curve": hist, "final_train_nll": hist[-1][1], "val_nll": val_nll, "iterations": iters,
                 "encoder_init": init}
 
@@ -146,9 +148,21 @@ def _fit_space(run: _Run, split: dict) -> tuple[DiffusionSpace, dict]:
         return space, summary
     if cfg.space == "latent":
         ae, summary = _train_autoencoder(run)
-        lib = run.L_tr.numpy() if run.counts else None
-        return DiffusionSpace.fit("latent", run.X_tr.numpy(), lib, ae), summary
-    return DiffusionSpace.fit("gene", run.X_tr.numpy()), {}
+        with torch.no_grad():
+            z = torch.cat([ae.encode(b.X) for b in run.train.chunks()]).numpy()
+        lib = run.train.library.numpy() if run.counts else None
+        return DiffusionSpace.from_codes(z, lib, ae), summary
+    if isinstance(run.train, StoreRows):
+        raise ScdiffError("--space gene diffuses the whole expression matrix, so it needs the data in memory; "
+                          "use --space latent for data read from disk in chunks, or --data-mode memory.")
+    return DiffusionSpace.fit("gene", run.train.X.numpy()), {}
+
+
+def _encode_all(space: DiffusionSpace, cells: CellRows) -> torch.Tensor:
+    """(N, D) standardised diffusion vectors of all cells, encoded chunk by chunk."""
+    return torch.from_numpy(np.concatenate([
+        space.encode(b.X.numpy(), b.library.numpy() if b.library is not None else None)
+        for b in cells.chunks()]))
 
 
 # ---------------------------------------------------------------------- stage 3: denoiser
@@ -236,14 +250,15 @@ def _fit_reference(run: _Run, V: torch.Tensor) -> dict[str, np.ndarray]:
     """PCA (training cells only) and UMAP of the training cells, stored for plotting."""
     if run.progress is not None:
         run.progress("reference", 0, 1, {})
-    Xn = run.X_tr.numpy()
+    rows = run.train.sample(REFERENCE_MAX_CELLS, run.cfg.seed)  # all training cells up to the cap
+    Xn = run.train.rows(rows).X.numpy()
     ref = fit_pca(Xn, 50, run.cfg.seed)
     ref["pcs"] = pca_transform(Xn, ref["pca_mean"], ref["pca_components"])
     ref["umap"] = fit_umap(ref["pcs"], seed=run.cfg.seed)
     if run.cfg.space == "latent":
-        ref["space"] = V.numpy()
+        ref["space"] = V[rows].numpy()
     for k, col in enumerate(run.prep.conditions):
-        ref[f"label_{col}"] = run.codes[:, k].numpy().astype(np.int64)
+        ref[f"label_{col}"] = run.codes[rows, k].numpy().astype(np.int64)
     if run.progress is not None:
         run.progress("reference", 1, 1, {})
     return ref
@@ -261,23 +276,18 @@ def _start(prep: PreparedData, out: Path, cfg: TrainConfig, split: dict, progres
     gen = torch.Generator().manual_seed(cfg.seed)  # the same on every rank: the same global batches
     # parameter initialisation (DDP gives every rank rank 0's) and dropout, which differs per rank
     torch.manual_seed(cfg.seed + dist.rank)
-    tr, val = prep.adata[split["train"]], prep.adata[split["val"]]
-
-    def dense(a, layer=None):
-        return torch.from_numpy(np.asarray(a.layers[layer] if layer else a.X, dtype=np.float32))
-
-    def library(a):  # total over all genes, recorded at preparation (older preparations: the genes kept)
-        if LIBRARY_KEY in a.obs:
-            return torch.from_numpy(a.obs[LIBRARY_KEY].to_numpy(dtype=np.float32))
-        return dense(a, "counts").sum(1)
-
     counts = prep.kind == "counts"
+    store = getattr(prep, "store", None)  # chunked preparation: the matrix stays on disk
+    if store is not None:
+        names = prep.adata.obs_names
+        parts = [StoreRows(store, names.get_indexer(split[s])) for s in ("train", "val")]
+    else:
+        parts = [MemoryRows.from_adata(prep.adata[split[s]], counts) for s in ("train", "val")]
+    obs = prep.adata.obs.loc[split["train"]]
     codes = torch.stack([torch.as_tensor(np.asarray(
-        tr.obs[c].astype(str).map({v: i for i, v in enumerate(prep.vocab[c])})), dtype=torch.long)
+        obs[c].astype(str).map({v: i for i, v in enumerate(prep.vocab[c])})), dtype=torch.long)
         for c in prep.conditions], 1)  # (N, K)
-    return _Run(cfg, prep, state, gen, progress if dist.is_main else None, dense(tr), dense(val),
-                dense(tr, "counts") if counts else None, dense(val, "counts") if counts else None,
-                library(tr) if counts else None, library(val) if counts else None, codes,
+    return _Run(cfg, prep, state, gen, progress if dist.is_main else None, *parts, codes,
                 [len(prep.vocab[c]) for c in prep.conditions], dist)
 
 
@@ -291,19 +301,22 @@ def _calibrate(run: _Run, model: SCDiffModel, split: dict) -> dict:
 
     obs = run.prep.adata.obs[list(run.prep.conditions)]
     var = pd.DataFrame(index=pd.Index(list(run.prep.genes)))
-    cells = {s: ad.AnnData(X.numpy(), obs=obs.loc[split[s]].copy(), var=var) for s, X in (("train", run.X_tr),
-                                                                                         ("val", run.X_val))}
+    cells = {}
+    for s, part in (("train", run.train), ("val", run.val)):  # all cells up to the cap, as for the map
+        rows = part.sample(CALIBRATION_MAX_CELLS, run.cfg.seed)
+        cells[s] = ad.AnnData(part.rows(rows).X.numpy(), obs=obs.loc[np.asarray(split[s])[rows]].copy(), var=var)
     prog = None if run.progress is None else (lambda i, n: run.progress("calibration", i, n, {}))
     return calibrate_guidance(model, cells["train"], cells["val"], seed=run.cfg.seed, progress=prog)
 
 
 def _config(run: _Run, split: dict, space: DiffusionSpace, den, classifiers, summary: dict, command) -> dict:
     cfg, prep = run.cfg, run.prep
-    tr = prep.adata[split["train"]]
-    combos = sorted({tuple(r) for r in tr.obs[prep.conditions].astype(str).itertuples(index=False)})
+    n_combo = prep.adata.obs.loc[split["train"], prep.conditions].astype(str).value_counts()
+    combos = sorted(tuple(c) for c in n_combo.index)
     config = {
         "scdiff_version": __version__, "command": command or "", "conditions": list(prep.conditions),
         "vocab": prep.vocab, "counts": prep.counts_per_value, "combinations": [list(c) for c in combos],
+        "combination_counts": [[*c, int(n_combo[c])] for c in combos],
         "excluded_combinations": list(cfg.exclude), "genes": list(prep.genes),
         "data": {"kind": prep.kind, "source": prep.preprocessing.get("source"), "preprocessing": prep.preprocessing},
         "split": split, "space": cfg.space, "space_dim": space.dim,
@@ -360,8 +373,7 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
     space, ae_summary = _fit_space(run, split)
     if ae_summary:
         summary["autoencoder"] = ae_summary
-    lib = run.L_tr.numpy() if run.counts else None
-    V = torch.from_numpy(space.encode(run.X_tr.numpy(), lib))  # (N, D) standardised diffusion data
+    V = _encode_all(space, run.train)  # (N, D) standardised diffusion data
     den, summary["diffusion"] = _train_denoiser(run, V)
     classifiers = {}
     for k, col in enumerate(prep.conditions):

@@ -55,6 +55,13 @@ def test_training_count():
     assert training_count(model, {"cell_type": "A", "phase": "S"}) == 1
     assert training_count(model, {"cell_type": None, "phase": "G1"}) == 3
     assert training_count(SimpleNamespace(reference={}, vocab={}), {}) == -1  # no reference map
+    # newer checkpoints count every training cell in config (the map may hold only a sample of them)
+    table = [["A", "G1", 7], ["A", "S", 2], ["B", "S", 30]]
+    model = SimpleNamespace(reference=ref, vocab=CFG["vocab"], conditions=["cell_type", "phase"],
+                            config={"combination_counts": table})
+    assert training_count(model, {}) == 39 and training_count(model, {"cell_type": "A", "phase": ANY}) == 9
+    assert training_count(model, {"cell_type": "B", "phase": "S"}) == 30
+    assert training_count(model, {"cell_type": "C", "phase": "S"}) == 0
 
 
 def _cells(X, obs=None, genes=None):

@@ -41,6 +41,10 @@ def add_parser(sub) -> None:
     t.add_argument("--split", type=split_arg, default=default("split"), metavar="TRAIN,VAL,TEST",
                    help="fractions of cells for training, validation (the control row) and test; TEST may be 0, "
                         "then evaluation uses half the validation cells as the held-out set")
+    t.add_argument("--data-mode", choices=("auto", "memory", "chunked"), default="auto",
+                   help="memory: load the data; chunked: read an uncompressed .h5ad from disk in chunks (sparse, "
+                        "memory roughly flat in the number of cells; latent space only); auto: chunked when the "
+                        "prepared matrix would pass 2 GiB")
     t.add_argument("--n-top-genes", type=count_arg("--n-top-genes", 1, 100_000), default=2000,
                    help="highly variable genes kept when there are > 3000 genes")
     t.add_argument("--seed", type=seed_arg, default=0, help="seed of the split and of training")
@@ -186,18 +190,66 @@ def run(a) -> int:
         dist.close()
 
 
-def _train(a, cfg, conds, dist) -> int:
+AUTO_CHUNKED_BYTES = 2 << 30
+"""``--data-mode auto`` reads from disk when the prepared matrix (values + counts, float32) would pass 2 GiB."""
+
+
+def _data_mode(a) -> str:
+    """'memory' or 'chunked' for ``--data-mode`` (auto: by the size of the uncompressed .h5ad's matrix)."""
+    if a.data_mode != "auto":
+        return a.data_mode
+    from ..data.backed import h5ad_size
+
+    shape = h5ad_size(a.data) if Path(a.data).expanduser().suffix == ".h5ad" else None
+    if shape is None:  # a built-in name, a .gz, or not readable without loading: the in-memory path says why
+        return "memory"
+    cells, genes = shape
+    return "chunked" if cells * min(genes, a.n_top_genes) * 8 > AUTO_CHUNKED_BYTES else "memory"
+
+
+def _prepare(a, conds, dist, rep):
+    """The prepared data: in memory, or (``chunked``) written once by rank 0 under ``--out``'s state folder."""
     from ..data import load_prepared
+
+    mode = _data_mode(a)
+    if mode == "memory":
+        return load_prepared(a.data, conds, layer=a.layer, use_raw=True if a.use_raw else None,
+                             paul15_path=a.paul15_path, n_top_genes=a.n_top_genes)
+    from ..data.chunked import prepare_chunked
+    from ..outdir import STATE_DIR
+    from ..resume import DATA_DIR
+
+    src = Path(a.data).expanduser()
+    if not src.is_file():
+        raise UsageError(f"--data-mode chunked reads an .h5ad file from disk, and {a.data!r} is not a file"
+                         + (" (a built-in dataset is small: leave --data-mode out)." if a.data in ("pbmc68k", "paul15")
+                            else "; give the path of an uncompressed .h5ad."))
+    if a.paul15_path:
+        raise UsageError("--paul15-path is for --data paul15 in memory; with --data-mode chunked give the .h5ad as --data.")
+
+    def prepare(progress):
+        return prepare_chunked(a.data, conds, workdir=Path(a.out).expanduser().resolve() / STATE_DIR / DATA_DIR,
+                               layer=a.layer, use_raw=True if a.use_raw else None, n_top_genes=a.n_top_genes,
+                               progress=progress)
+
+    if dist.is_main:
+        print(f"reading {a.data} from disk in chunks (--data-mode chunked); the prepared matrix is kept in "
+              f"{a.out}/{STATE_DIR}/{DATA_DIR} until training ends", file=sys.stderr)
+        prep = prepare(rep)
+    dist.barrier()  # rank 0 has written the prepared file; the other ranks open it
+    return prep if dist.is_main else prepare(None)
+
+
+def _train(a, cfg, conds, dist) -> int:
     from ..errors import ScdiffError
     from ..training import train
 
-    prep = load_prepared(a.data, conds, layer=a.layer, use_raw=True if a.use_raw else None,
-                         paul15_path=a.paul15_path, n_top_genes=a.n_top_genes)
+    rep = _Reporter(a.progress_file if dist.is_main else None)
+    prep = _prepare(a, conds, dist, rep)
     if dist.is_main:
         print(f"data: {prep.adata.n_obs} cells × {len(prep.genes)} genes ({prep.kind}); conditions: "
               + "; ".join(f"{c} ({len(prep.vocab[c])} values)" for c in conds), file=sys.stderr)
     command = "scdiff " + " ".join(shlex.quote(x) for x in sys.argv[1:]) if a._argv is None else a._argv
-    rep = _Reporter(a.progress_file if dist.is_main else None)
     try:
         model = train(prep, a.out, cfg, progress=rep if dist.is_main else None, resume=not a.restart,
                       command=command, dist=dist)

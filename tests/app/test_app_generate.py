@@ -129,3 +129,17 @@ def test_colour_the_map_by_a_gene(env):
     assert len(fig["data"][0]["marker"]["color"]) > 0 and "colorbar" in fig["data"][0]["marker"]
     url = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
     assert url["gene"] == gene.options[3]
+
+
+def test_time_estimate_shown_before_the_click(env):
+    import re
+
+    pat = r"⏱ About ([\d.]+) s for ([\d,]+) cells with (\d+) steps"
+    at = new_app()
+    ok(at)
+    sec, n, steps = re.search(pat, texts(at.caption)).groups()
+    assert (n, steps) == ("1,000", "50")
+    by_label(at.number_input, "Cells").set_value(4000).run()  # the estimate follows the settings, at once
+    ok(at)
+    sec4, n4, _ = re.search(pat, texts(at.caption)).groups()
+    assert n4 == "4,000" and float(sec4) >= float(sec)
