@@ -14,9 +14,17 @@ import pandas as pd
 from .errors import ScdiffError
 
 
+def reference_ids(model) -> list[str]:
+    """The ids of the training cells the stored reference map holds, in its order: all training cells,
+    or (``reference['train_rows']``, data above the map's cap) a sample of them."""
+    train = model.config["split"]["train"]
+    rows = model.reference.get("train_rows")
+    return list(train) if rows is None else [train[int(i)] for i in rows]
+
+
 def _positions(model, idx: Sequence[int]) -> np.ndarray:
     pos = np.unique(np.asarray(list(idx), dtype=np.int64))
-    n = len(model.config["split"]["train"])
+    n = len(reference_ids(model))
     if len(pos) and (pos.min() < 0 or pos.max() >= n):
         raise ScdiffError(f"Selected positions must lie in 0…{n - 1} (the stored training cells).")
     return pos
@@ -24,8 +32,8 @@ def _positions(model, idx: Sequence[int]) -> np.ndarray:
 
 def selection_ids(model, idx: Sequence[int]) -> list[str]:
     """The training cells' ids at these reference positions (sorted, without repeats)."""
-    train = model.config["split"]["train"]
-    return [str(train[i]) for i in _positions(model, idx)]
+    ids = reference_ids(model)
+    return [str(ids[i]) for i in _positions(model, idx)]
 
 
 def selection_labels(model, idx: Sequence[int]) -> pd.DataFrame:

@@ -259,6 +259,8 @@ def _fit_reference(run: _Run, V: torch.Tensor) -> dict[str, np.ndarray]:
         ref["space"] = V[rows].numpy()
     for k, col in enumerate(run.prep.conditions):
         ref[f"label_{col}"] = run.codes[rows, k].numpy().astype(np.int64)
+    if len(rows) < run.train.n:  # a sample: which training cells it holds (SCDiffModel.reference_ids)
+        ref["train_rows"] = rows.astype(np.int64)
     if run.progress is not None:
         run.progress("reference", 1, 1, {})
     return ref

@@ -68,6 +68,18 @@ def test_reference_map_is_a_sample_above_its_cap(both, tmp_path, monkeypatch):
     v = m.vocab["cell_type"][1]
     obs = both[0].adata.obs.loc[m.config["split"]["train"]]
     assert training_count(m, {"cell_type": v}) == int((obs["cell_type"].astype(str) == v).sum())
+    # a selection on the map, and a trajectory from its cells, name the sampled cells themselves
+    from scdiff_core.selection import reference_ids, selection_ids, selection_labels
+    from scdiff_core.trajectory import cell_set
+
+    ids = reference_ids(m)
+    assert len(ids) == 40 and set(ids) <= set(m.config["split"]["train"])
+    assert selection_ids(m, [3, 0]) == [ids[0], ids[3]]  # in reference order
+    lab = selection_labels(m, [3])
+    assert lab["cell_type"].iloc[0] == str(obs.loc[ids[3], "cell_type"])
+    with pytest.raises(ScdiffError, match="0…39"):
+        selection_ids(m, [40])
+    cell_set(m, ids[:5], label=v, column="cell_type")
 
 
 def test_gene_space_needs_the_data_in_memory(both, tmp_path):

@@ -54,11 +54,12 @@ def _ids_to_vectors(model, ids: Sequence[str]) -> np.ndarray:
     if "space" not in model.reference:
         raise ScdiffError("This checkpoint stores no training cells in its diffusion space (a gene-space "
                           "model); pass the cells themselves as an AnnData instead of cell ids.")
-    train = list(model.config["split"]["train"])
-    pos = {c: i for i, c in enumerate(train)}
+    from ..selection import reference_ids
+
+    pos = {c: i for i, c in enumerate(reference_ids(model))}
     missing = [c for c in ids if c not in pos]
     if missing:
-        raise ScdiffError(f"{len(missing)} of the {len(ids)} cell ids are not among this checkpoint's training "
+        raise ScdiffError(f"{len(missing)} of the {len(ids)} cell ids are not among this checkpoint's stored training "
                           f"cells (e.g. {missing[0]!r}); give ids of training cells, or the cells as an .h5ad.")
     return model.reference["space"][[pos[c] for c in ids]].astype(np.float32)
 
