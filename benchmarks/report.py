@@ -152,7 +152,8 @@ def main():
           "docs/evaluation.md (60/20/20 split by cell id, seed 0; PCA with 50 components fitted on training cells; "
           "the control row compares held-out validation cells, which nothing was fitted on, with the test cells).",
           ""]
-    from benchmarks.report_more import realism_section, reliability_section, roofline_section, samplers_section
+    from benchmarks.report_more import (ddp_quality_section, realism_section, reliability_section, roofline_section,
+                                        samplers_section, scale_section)
 
     md += realism_section(load) + samplers_section(load)
     md += ["## Quality against held-out cells (single split, seed 0; before calibration)", ""]
@@ -294,7 +295,7 @@ def main():
                    f"| two sessions generating at once, both done | {fmt(two['both'], 1)} s | |",
                    f"| server peak memory (VmHWM) | {two['server_vmhwm_whole_run'] / 2**20:.0f} MiB | ≤ 2 GB |", ""]
         md += ["Conditions, where the time goes and thread settings: [benchmarks_app.md](benchmarks_app.md).", ""]
-    md += roofline_section(load) + reliability_section(load)
+    md += roofline_section(load) + scale_section(load) + ddp_quality_section(load) + reliability_section(load)
     OUT.write_text("\n".join(md) + "\n")
     print(f"wrote {OUT}")
 

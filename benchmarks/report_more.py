@@ -45,8 +45,10 @@ def roofline_section(load) -> list[str]:
                    "Achieved GFLOP/s of guided sampling (FLOPs counted by torch's FlopCounterMode over a whole "
                    "1,000-cell DDIM-50 run, decoding in the wall time) against torch's matmul GFLOP/s for the "
                    "denoiser's layer shapes, same threads, same run; and the app's time estimate made before the click.",
-                   "", "| checkpoint | threads | matmul GFLOP/s | guidance | seconds / 1,000 cells | estimate before | "
-                   "achieved GFLOP/s | share of matmul |", "|---|---|---|---|---|---|---|---|"]
+                   ""]
+        out += [f"### {ck} (`{r['command'].split(' --max-cells')[0]}`, {r['machine']['date']})", "",
+                "| checkpoint | threads | matmul GFLOP/s | guidance | seconds / 1,000 cells | estimate before | "
+                "achieved GFLOP/s | share of matmul |", "|---|---|---|---|---|---|---|---|"]
         for g in ("free", "classifier"):
             x = r[g]
             out.append(f"| {ck} | {r['threads']} | {fmt(r['matmul_gflops_batch2000'], 1)} | {g} | "
@@ -69,3 +71,54 @@ def reliability_section(load) -> list[str]:
             "|---|---|---|---|---|---|---|---|",
             f"| {c['cases']} | {c['clear refusals']} | {c['traceback']} | {c['hang']} | {c['silent']} | {c['unclear']} | "
             f"{c['written']} | {c['touched']} |", ""]
+
+
+def scale_section(load) -> list[str]:
+    r = load("scale")
+    if not r:
+        return []
+    out = ["## Scale: training from disk and streamed generation, 10⁴–10⁶ cells (issue 11)", "",
+           f"`{r['command']}` ({r['machine']['date']}, git {r['machine']['git']}, {r['machine']['torch_threads']} torch "
+           "threads, one process per job, peak RSS from wait4). Atlases: `scdiff generate --checkpoint checkpoints/paul15 "
+           "--cells N --stream` (sparse counts), clusters labelled by the checkpoint's label predictor. Training: "
+           "`scdiff train --layer counts --conditions paul15_clusters --data-mode chunked|memory --ae-epochs 1 "
+           "--diffusion-iters 300 --classifier-iters 100`, no calibration; a stage's seconds run from the end of the "
+           "stage before it (±0.5 s), so the first stage also holds the start-up (imports; in memory mode, reading the "
+           "data). The atlases have 2,000 genes, so preparation selects no genes and scores no phase: its passes "
+           "here are the value checks, library sizes and the CSR copy.", "",
+           "| cells | generate s | generate peak RSS MB | atlas MB | train mode | train s | train peak RSS MB | "
+           "preparation s | autoencoder epoch s | reference map s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        g = row.get("generate", {})
+        for mode in ("chunked", "memory"):
+            t = row.get(f"train_{mode}")
+            if not t:
+                continue
+            st = t["stages"]
+            prep = sum(v for k, v in st.items() if k.startswith("prepare"))
+            out.append(f"| {row['n_cells']:,} | {fmt(g.get('seconds'), 0)} | {fmt(g.get('peak_rss_mb'), 0)} | "
+                       f"{row['atlas_mb']:.0f} | {mode} | {t['seconds']:.0f} | {t['peak_rss_mb']:.0f} | "
+                       f"{fmt(prep, 0) if prep else '–'} | {fmt(st.get('autoencoder'), 0)} | {fmt(st.get('reference'), 0)} |")
+    big = [x for x in r["rows"] if x.get("train_chunked")]
+    if big:
+        top = max(big, key=lambda x: x["n_cells"])
+        out += ["", f"Targets: `scdiff train` peak RSS at {top['n_cells']:,} cells "
+                f"{top['train_chunked']['peak_rss_mb'] / 1024:.2f} GB (target ≤ 4 GB); `scdiff generate` peak RSS at "
+                f"{top['n_cells']:,} cells {fmt(top.get('generate', {}).get('peak_rss_mb', float('nan')) / 1024, 2)} GB "
+                "(target ≤ 2 GB)."]
+    return out + [""]
+
+
+def ddp_quality_section(load) -> list[str]:
+    r = load("ddp_quality")
+    if not r:
+        return []
+    out = ["## DDP: quality of 2 processes against 1 (issue 11)", "",
+           f"`{r['command']}` ({r['machine']['date']}, git {r['machine']['git']}). paul15, budget {r['budget']} per "
+           "process, the same split (split_seed 0) for every run; scored on the validation cells (classifier-free, "
+           "DDIM-50, as many cells per cluster as the validation split holds). The second 1-process seed shows the "
+           "run-to-run noise.", "",
+           "| run | train s | RF AUROC (validation) ↓ | MMD² | label fidelity |", "|---|---|---|---|---|"]
+    out += [f"| {x['run']} | {x['train_seconds']:.0f} | {fmt(x['rf_auroc'])} | {fmt(x['mmd2'], 4)} | "
+            f"{fmt(x['label_fidelity'])} |" for x in r["rows"]]
+    return out + [""]

@@ -26,16 +26,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import ROOT, machine, save_json  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, machine, save_json  # noqa: E402
 
 PY = sys.executable
 
 
 def measured(cmd: list[str], progress_file: Path | None = None) -> dict:
-    """Run ``cmd`` in a child; wall seconds, its peak RSS (MB) and, from the progress file, each stage's span."""
+    """Run ``cmd`` in a child; wall seconds, its peak RSS (MB) and, from the progress file, each stage's seconds."""
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seen: dict[str, list[float]] = {}
+    done: dict[str, float] = {}
     while True:
         pid, status, usage = os.wait4(p.pid, os.WNOHANG)  # this child's own rusage (its peak RSS)
         if pid:
@@ -48,14 +48,17 @@ def measured(cmd: list[str], progress_file: Path | None = None) -> dict:
                 continue
             now = time.perf_counter() - t0
             for stage, s in state.get("stages", {}).items():
-                span = seen.setdefault(stage, [now, now])
-                if s["step"] < s["total"] or span[1] == span[0]:
-                    span[1] = now
+                if s["step"] >= s["total"] and stage not in done:
+                    done[stage] = now  # when the stage was first seen finished
     wall = time.perf_counter() - t0
     err = p.stderr.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({status}):\n{err[-3000:]}")
-    return {"seconds": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "stages": {k: v[1] - v[0] for k, v in seen.items()}}
+    # a stage's seconds: from the end of the stage before it (or the start) to its own end, so the work
+    # between stages (the split, encoding all cells) counts with the stage after it; ±0.5 s polling
+    ends = sorted(done.items(), key=lambda kv: kv[1])
+    stages = {k: t - (ends[i - 1][1] if i else 0.0) for i, (k, t) in enumerate(ends)}
+    return {"seconds": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "stages": stages}
 
 
 LABEL = """
@@ -111,7 +114,8 @@ def main() -> None:
     a = ap.parse_args()
     work = Path(a.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    rows = []
+    old = RESULTS / "scale.json"  # rows of other sizes, and the generation of an atlas that already exists, are kept
+    rows = json.loads(old.read_text())["rows"] if old.exists() else []
     for n in (int(s) for s in a.sizes.split(",")):
         # one child per measurement, so each peak RSS is that job's alone
         code = ("import json,sys; sys.path.insert(0, '.'); from benchmarks.scale import run_size; "
@@ -121,7 +125,11 @@ def main() -> None:
         sys.stdout.write("".join(ln + "\n" for ln in p.stdout.splitlines() if not ln.startswith("RESULT")))
         if p.returncode != 0:
             raise SystemExit(p.stderr[-3000:])
-        rows.append(json.loads(next(ln for ln in p.stdout.splitlines() if ln.startswith("RESULT"))[6:]))
+        row = json.loads(next(ln for ln in p.stdout.splitlines() if ln.startswith("RESULT"))[6:])
+        prev = next((r for r in rows if r["n_cells"] == n), {})
+        if "generate" not in row and "generate" in prev:
+            row["generate"] = prev["generate"]
+        rows = sorted([r for r in rows if r["n_cells"] != n] + [row], key=lambda r: r["n_cells"])
         save_json("scale", {"machine": machine(), "command": "python benchmarks/scale.py " + " ".join(sys.argv[1:]),
                             "rows": rows})
 

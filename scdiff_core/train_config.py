@@ -36,6 +36,7 @@ class TrainConfig:
     """Hyper-parameters of a training run (all recorded in the checkpoint)."""
 
     seed: int = 0
+    split_seed: int | None = None       # the train/val/test split's seed (None: seed); retrain on one split
     split: tuple[float, float, float] = (0.6, 0.2, 0.2)
     # combinations kept out of training entirely (moved to the test set), e.g.
     # [{"paul15_clusters": "7MEP", "phase": "G2M"}] to test generation of unseen combinations
@@ -117,6 +118,10 @@ class TrainConfig:
             if not isinstance(v, int) or isinstance(v, bool):
                 raise ScdiffError(f"{name} must be a whole number from {lo:,} to {hi:,}, got {v!r}.")
             V.integer(v, name, lo, hi)
+        if self.split_seed is not None:
+            if not isinstance(self.split_seed, int) or isinstance(self.split_seed, bool):
+                raise ScdiffError(f"split_seed must be a whole number or null, got {self.split_seed!r}.")
+            V.integer(self.split_seed, "split_seed", *INT_RANGES["seed"])
         for name, (lo, hi) in REAL_RANGES.items():
             v = getattr(self, name)
             if isinstance(v, (str, bool)) or v is None:

@@ -70,3 +70,13 @@ def test_backbones_and_spaces_end_to_end(tiny_prep, tmp_path, backbone, space, t
 def test_invalid_options(kw, msg):
     with pytest.raises(ScdiffError, match=msg):
         TrainConfig(**kw).validate()
+
+
+def test_split_seed_keeps_the_split_while_the_training_seed_changes(tiny_prep):
+    base = _split(tiny_prep, TrainConfig(seed=0))
+    assert _split(tiny_prep, TrainConfig(seed=5, split_seed=0)) == base
+    assert _split(tiny_prep, TrainConfig(seed=5)) != base  # without it the split follows the seed
+    with pytest.raises(ScdiffError, match="split_seed"):
+        TrainConfig(split_seed=-1).validate()
+    with pytest.raises(ScdiffError, match="split_seed"):
+        TrainConfig(split_seed="0").validate()

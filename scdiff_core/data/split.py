@@ -142,7 +142,8 @@ def split_with_exclusions(prep, cfg) -> dict[str, list[str]]:
     """Stratified train/val/test split by cell id; excluded combinations go to the test set."""
     obs = prep.adata.obs
     strata = obs[prep.conditions].astype(str).agg("|".join, axis=1).to_numpy()
-    split = split_cells(prep.adata.obs_names, strata, fractions=tuple(cfg.split), seed=cfg.seed)
+    seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
+    split = split_cells(prep.adata.obs_names, strata, fractions=tuple(cfg.split), seed=seed)
     if not cfg.exclude:
         return split
     held = np.zeros(len(obs), dtype=bool)
