@@ -200,7 +200,9 @@ def _data_mode(a) -> str:
         return a.data_mode
     from ..data.backed import h5ad_size
 
-    shape = h5ad_size(a.data) if Path(a.data).expanduser().suffix == ".h5ad" else None
+    src = Path(a.data).expanduser()
+    # only a regular file is opened here (a FIFO or a device would block): the in-memory path refuses the rest
+    shape = h5ad_size(src) if src.suffix == ".h5ad" and src.is_file() else None
     if shape is None:  # a built-in name, a .gz, or not readable without loading: the in-memory path says why
         return "memory"
     cells, genes = shape
@@ -220,8 +222,8 @@ def _prepare(a, conds, dist, rep):
     from ..resume import DATA_DIR
 
     src = Path(a.data).expanduser()
-    if not src.is_file():
-        raise UsageError(f"--data-mode chunked reads an .h5ad file from disk, and {a.data!r} is not a file"
+    if not src.is_file():  # also a FIFO, a device or a folder: never opened
+        raise UsageError(f"--data-mode chunked reads an .h5ad file from disk, and {a.data!r} is not a regular file"
                          + (" (a built-in dataset is small: leave --data-mode out)." if a.data in ("pbmc68k", "paul15")
                             else "; give the path of an uncompressed .h5ad."))
     if a.paul15_path:
