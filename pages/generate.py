@@ -3,6 +3,7 @@ from scdiff_app.navigation import require_frame
 
 require_frame()  # first: on a fresh server Streamlit may have started this script on its own
 
+import time  # noqa: E402
 import traceback  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -107,10 +108,10 @@ def time_estimate(mode: str, sampler: str) -> None:
     except Exception:  # an estimate is a courtesy: its failure must not stop the page
         LOG.warning("time estimate failed:\n%s", traceback.format_exc())
     else:
-        st.caption(f"⏱ About {sec:.0f} s for {n:,} cells with {steps} steps on this server"
-                   if sec >= 1.5 else f"⏱ About {sec:.1f} s for {n:,} cells with {steps} steps on this server",
-                   help="Timed on this server's first request for this model and mode (256 cells at 2 and 8 "
-                        "steps), scaled to the cells and steps asked for; it tends to err on the slow side.")
+        st.caption(f":material/timer: About {sec:.{0 if sec >= 1.5 else 1}f} s for {n:,} cells with {steps} steps "
+                   f"on this server",
+                   help="Timed once per model and mode on this server (256 cells at 2 and 8 steps), scaled to the "
+                        "cells and steps asked for, then kept in step with the last real run's time.")
 
 @st.fragment
 def gen_controls() -> None:  # a name of its own: fragment ids derive from it
@@ -127,6 +128,7 @@ def generate_clicked(like: str | None = None) -> None:
     sampler = ss.get(f"g_{kh}_sampler", "ddim")
     steps, eta = int(ss.get(f"g_{kh}_steps", 50)), float(ss.get(f"g_{kh}_eta", 0.0))
     n_cells, seed = int(ss.get(f"g_{kh}_n", 1000)), int(ss.get(f"g_{kh}_seed", 0))
+    t0 = time.perf_counter()
     prog = Progress(f"Generating {n_cells:,} cells")
     ok, a = run_safely("Generation", lambda: m.generate(
         req, n_cells, guidance=mode, scales=scales, sampler=sampler, steps=steps, eta=eta, seed=seed, progress=prog))
@@ -139,6 +141,7 @@ def generate_clicked(like: str | None = None) -> None:
         ok, rec = run_safely("Placing the cells on the map", lambda: make_record(
             b, a, "generate", set_name(next_number("gen"), params, a.n_obs), params))
     if ok:
+        b.record_seconds(n_cells, mode, sampler, steps, time.perf_counter() - t0)
         add_result(rec)
         shown = [i for i in ss.get(f"gen_show_{kh}", []) if i in results()]
         ss[f"gen_show_{kh}"] = (shown + [rec["id"]])[-4:]

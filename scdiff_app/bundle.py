@@ -71,6 +71,14 @@ class Bundle:
             return estimate_seconds(self.model, n_cells, guidance=guidance, sampler=sampler, steps=steps)
 
 
+    def record_seconds(self, n_cells: int, guidance: str, sampler: str, steps: int, seconds: float) -> None:
+        """A real generation's wall time (click to placed cells): later estimates follow this machine's pace."""
+        from scdiff_core.timing import record_run
+
+        with _timing_lock(self.key):
+            record_run(self.model, n_cells, seconds, guidance=guidance, sampler=sampler, steps=steps)
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _timing_lock(key: str) -> threading.Lock:
     return threading.Lock()

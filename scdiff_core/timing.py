@@ -7,6 +7,11 @@ fixed cost (noise, decoding, placement); both are scaled linearly with the numbe
 of 256 carry more per-call overhead than large ones, so the estimate errs on the slow side for
 thousands of cells. The probes are cached per model, guidance mode and sampler; the current thread
 setting is what is measured.
+
+A probe taken while the machine is busy (a server starting, a browser drawing) can be several
+times too slow, and it would stay so. :func:`record_run` corrects that: after a real run, the
+probes keep giving the *shape* (how time grows with cells and steps) and the last real run gives
+the *scale*, so later estimates are what this machine did a moment ago.
 """
 from __future__ import annotations
 
@@ -37,12 +42,7 @@ def _fit(model, guidance: str, sampler: str) -> tuple[float, float]:
     return max(0.0, t_lo - lo * per_step), per_step
 
 
-def estimate_seconds(model, n_cells: int, *, guidance: str = "free", sampler: str = "ddim", steps: int = 50) -> float:
-    """Predicted wall time of ``model.generate(..., n_cells, guidance=…, sampler=…, steps=…)``.
-
-    The first call for a (guidance, sampler) pair runs the probes (well under a second for the
-    MLP, a few seconds for the transformers); later calls are instant.
-    """
+def _probe_estimate(model, n_cells: int, guidance: str, sampler: str, steps: int) -> float:
     cache = model.__dict__.setdefault("_timing_fits", {})
     key = (guidance, sampler)
     if key not in cache:
@@ -50,3 +50,21 @@ def estimate_seconds(model, n_cells: int, *, guidance: str = "free", sampler: st
     fixed, per_step = cache[key]
     n_steps = min(int(steps), model.diffusion.num_timesteps)  # what the sampler's grid holds
     return float((fixed + n_steps * per_step) * max(int(n_cells), 64) / PROBE_CELLS)
+
+
+def record_run(model, n_cells: int, seconds: float, *, guidance: str = "free", sampler: str = "ddim",
+               steps: int = 50) -> None:
+    """Tell the estimator how long a real run took (it rescales later estimates for this mode and sampler)."""
+    predicted = _probe_estimate(model, n_cells, guidance, sampler, steps)
+    if predicted > 0 and seconds > 0:
+        model.__dict__.setdefault("_timing_scale", {})[(guidance, sampler)] = float(seconds) / predicted
+
+
+def estimate_seconds(model, n_cells: int, *, guidance: str = "free", sampler: str = "ddim", steps: int = 50) -> float:
+    """Predicted wall time of ``model.generate(..., n_cells, guidance=…, sampler=…, steps=…)``.
+
+    The first call for a (guidance, sampler) pair runs the probes (well under a second for the
+    MLP, a few seconds for the transformers); later calls are instant.
+    """
+    scale = model.__dict__.get("_timing_scale", {}).get((guidance, sampler), 1.0)  # from record_run
+    return scale * _probe_estimate(model, n_cells, guidance, sampler, steps)

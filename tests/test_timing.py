@@ -18,3 +18,15 @@ def test_estimates_grow_with_cells_and_steps_and_are_cached(tiny_model, monkeypa
     assert len(calls) == 2
     assert estimate_seconds(tiny_model, 10, sampler="ddpm", steps=10**6) == estimate_seconds(
         tiny_model, 10, sampler="ddpm", steps=tiny_model.diffusion.num_timesteps)  # the grid holds at most T steps
+
+
+def test_a_real_run_rescales_later_estimates(tiny_model):
+    from scdiff_core.timing import record_run
+
+    tiny_model.__dict__.pop("_timing_scale", None)
+    before = estimate_seconds(tiny_model, 1000, steps=50)
+    record_run(tiny_model, 1000, 3 * before, steps=50)  # this machine ran 3x slower than probed
+    assert abs(estimate_seconds(tiny_model, 1000, steps=50) - 3 * before) < 1e-9
+    assert abs(estimate_seconds(tiny_model, 2000, steps=50) / estimate_seconds(tiny_model, 1000, steps=50) - 2) < 1e-9
+    assert estimate_seconds(tiny_model, 1000, guidance="classifier") > 0  # other modes keep their own scale
+    tiny_model.__dict__.pop("_timing_scale", None)

@@ -134,7 +134,7 @@ def test_colour_the_map_by_a_gene(env):
 def test_time_estimate_shown_before_the_click(env):
     import re
 
-    pat = r"⏱ About ([\d.]+) s for ([\d,]+) cells with (\d+) steps"
+    pat = r"About ([\d.]+) s for ([\d,]+) cells with (\d+) steps"
     at = new_app()
     ok(at)
     sec, n, steps = re.search(pat, texts(at.caption)).groups()
@@ -143,3 +143,10 @@ def test_time_estimate_shown_before_the_click(env):
     ok(at)
     sec4, n4, _ = re.search(pat, texts(at.caption)).groups()
     assert n4 == "4,000" and float(sec4) >= float(sec)
+    # after a real run the estimate follows that run's pace (the probes only give its shape)
+    generate(at, "A", "any", n=200)
+    ok(at)
+    from scdiff_app.bundle import load_bundle
+
+    m = load_bundle(str(env["ckpt"])).model
+    assert ("free", "ddim") in m.__dict__["_timing_scale"]
