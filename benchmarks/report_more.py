@@ -99,6 +99,8 @@ def scale_section(load) -> list[str]:
             out.append(f"| {row['n_cells']:,} | {fmt(g.get('seconds'), 0)} | {fmt(g.get('peak_rss_mb'), 0)} | "
                        f"{row['atlas_mb']:.0f} | {mode} | {t['seconds']:.0f} | {t['peak_rss_mb']:.0f} | "
                        f"{fmt(prep, 0) if prep else '–'} | {fmt(st.get('autoencoder'), 0)} | {fmt(st.get('reference'), 0)} |")
+    out += ["", "![peak RSS and seconds per autoencoder epoch against cells](scale.png)",
+            "", "Plot: `python benchmarks/scale_plot.py`."]
     big = [x for x in r["rows"] if x.get("train_chunked")]
     if big:
         top = max(big, key=lambda x: x["n_cells"])
