@@ -26,9 +26,31 @@ class _Block(nn.Module):
 
     def forward(self, h: torch.Tensor, emb: torch.Tensor, inverse: torch.Tensor | None = None) -> torch.Tensor:
         e = self.emb(emb)  # (U, w): one row per distinct (t, condition) when ``inverse`` is given
-        if inverse is not None:
-            e = e[inverse]  # (N, w)
+        if inverse is not None and len(e) > 1:
+            e = e[inverse]  # (N, w); a single row is broadcast instead (the same sums, no copy)
         return self.drop(self.act(self.norm(self.lin(h) + e)))
+
+
+def _unique_rows(key: torch.Tensor, n_classes: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.unique(key, dim=0, return_inverse=True)`` for rows (t, code_1, …, code_K), about 20× faster.
+
+    Each row is packed into one int64, t major and code k in base ``n_classes[k] + 1`` (codes run
+    0 … n_classes[k], the last being "no condition"), so the 1-D unique's sorted order is the
+    rows' lexicographic order: the same unique rows, in the same order, as ``unique(dim=0)``.
+    """
+    bases = [int(n) + 1 for n in n_classes][: key.shape[1] - 1]
+    span = int(key[:, 0].max()) + 1 if len(key) else 1
+    for b in bases:
+        span *= b
+    if len(bases) != key.shape[1] - 1 or span >= 2**62:  # cannot pack: the general (slower) path
+        return torch.unique(key, dim=0, return_inverse=True)
+    packed = key[:, 0].clone()
+    for k, b in enumerate(bases):
+        packed = packed * b + key[:, k + 1]
+    vals, inverse = torch.unique(packed, sorted=True, return_inverse=True)
+    first = torch.empty(len(vals), dtype=torch.long, device=key.device)
+    first.scatter_(0, inverse, torch.arange(len(key), device=key.device))  # a row of each unique value
+    return key[first], inverse
 
 
 @register("mlp")
@@ -67,7 +89,7 @@ class MLPBackbone(Backbone):
             # at sampling time all cells share t and there are few distinct conditions: embed each
             # distinct (t, condition) once and gather (the per-block projections are a third of the FLOPs)
             key = t.view(-1, 1).long() if cond is None or cond.shape[1] == 0 else torch.cat([t.view(-1, 1).long(), cond], 1)
-            uniq, inverse = torch.unique(key, dim=0, return_inverse=True)
+            uniq, inverse = _unique_rows(key, self.cond_emb.n_classes)
             if len(uniq) * 4 > len(key):
                 inverse = None
             else:
