@@ -185,7 +185,12 @@ def run(a) -> int:
         torch.set_num_threads(dist.default_threads())
     dist.init()
     try:
-        return _train(a, cfg, conds, dist)
+        rc = _train(a, cfg, conds, dist)
+        # The other ranks are done after the classifiers, while rank 0 still fits the reference map
+        # and writes. They wait here for it: a rank that tore its process group down while rank 0
+        # was still connected was aborted by gloo ("terminate called without an active exception").
+        dist.barrier()
+        return rc
     finally:
         dist.close()
 
