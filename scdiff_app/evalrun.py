@@ -5,21 +5,11 @@ from __future__ import annotations
 import copy
 import time
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
-from scdiff_core.common import ANY
+from scdiff_core.metrics.report import asked_values, headline_scope  # noqa: F401 (the page's import)
 
 from .bundle import Bundle, held_out
-
-
-def asked_values(adata, column: str) -> list[str]:
-    """The values of ``column`` the set's cells were generated for (``any`` left out), in order."""
-    if column not in adata.obs:
-        return []
-    v = adata.obs[column].astype(str)
-    return sorted(set(v[v != ANY]))
 
 
 def _restricted(ho, adata, key: str):
@@ -49,26 +39,14 @@ def run_evaluation(b: Bundle, adata, only_asked: bool, per_label: bool):
             target = _restricted(ho, adata, key) if only_asked and key else ho
             st.write(f"Computing metrics: {adata.n_obs:,} generated vs {target.test.n_obs:,} test cells "
                      f"(control: {target.val.n_obs:,}); a random forest per row…")
-            rep = target.evaluate(adata, per_label=per_label)
+            bar = st.progress(0.0, text="rows of the report: 0 done")
+
+            def progress(done: int, total: int) -> None:
+                bar.progress(done / max(total, 1), text=f"rows of the report: {done} of {total} done")
+
+            rep = target.evaluate(adata, per_label=per_label, progress=progress)
         box.update(label=f"Evaluated in {time.perf_counter() - t0:.1f} s", state="complete", expanded=False)
     return rep
-
-
-def headline_scope(adata, table: pd.DataFrame, label_key: str | None, conditions) -> tuple[str, str | None]:
-    """(the report's scope the headline shows, the phase asked for or None).
-
-    A set generated for one label value gets that value's row when the report has it, else 'all'.
-    The phase is shown when the set asked for a phase and the report holds phase fidelity.
-    """
-    labels = asked_values(adata, label_key) if label_key else []
-    scopes = set(table["scope"].astype(str))
-    scope = labels[0] if len(labels) == 1 and labels[0] in scopes else "all"
-    phase = None
-    if "phase" in conditions and "phase_fidelity" in table and np.isfinite(
-            pd.to_numeric(table["phase_fidelity"], errors="coerce")).any():
-        ph = asked_values(adata, "phase")
-        phase = ph[0] if len(ph) == 1 else ("phases asked for" if ph else None)
-    return scope, phase
 
 
 def headline_caption(scope: str, phase: str | None, label_key: str | None, n: int | None) -> str:

@@ -32,7 +32,7 @@ def test_generate_info_trajectory(tiny_model_dir, tmp_path, capsys):
     assert sorted(ad.read_h5ad(tout).obs["lambda"].unique()) == [0.0, 0.5, 1.0]
 
 
-def test_evaluate_writes_json(tiny_model_dir, tmp_path, monkeypatch):
+def test_evaluate_writes_json(tiny_model_dir, tmp_path, monkeypatch, capsys):
     import scdiff_core.metrics as M
 
     monkeypatch.setattr(M, "rf_auroc", lambda a, b, seed=0: 0.5)
@@ -40,9 +40,14 @@ def test_evaluate_writes_json(tiny_model_dir, tmp_path, monkeypatch):
     assert main(["generate", "--checkpoint", str(tiny_model_dir), "--condition", "cell_type=B", "--cells", "30",
                  "--out", str(g)]) == 0
     rep = tmp_path / "r.json"
+    capsys.readouterr()
     assert main(["evaluate", "--checkpoint", str(tiny_model_dir), "--generated", str(g), "--out", str(rep)]) == 0
     d = json.loads(rep.read_text())
     assert "table" in d and d["table"]
+    out, err = capsys.readouterr()
+    # the headline is the row of the one label asked for, next to its control; progress went to stderr
+    assert "headline (the B row, the cell_type this set asked for" in out and "(control " in out
+    assert "held-out cells:" in err and "evaluated in" in err
 
 
 @pytest.mark.parametrize("argv,msg", [

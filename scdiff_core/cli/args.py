@@ -126,7 +126,7 @@ def add_sampling(sp, guidance_default: str = "free") -> None:
     add_fingerprint(sp)
 
 
-def tqdm_progress(desc: str):
+def tqdm_progress(desc: str, unit: str = "step"):
     """A ``progress(step, total)`` callback drawing a tqdm bar on stderr."""
     from tqdm.auto import tqdm
 
@@ -134,7 +134,7 @@ def tqdm_progress(desc: str):
 
     def cb(step: int, total: int) -> None:
         if bar["b"] is None:
-            bar["b"] = tqdm(total=total, desc=desc, unit="step", leave=False)
+            bar["b"] = tqdm(total=total, desc=desc, unit=unit, leave=False)
         bar["b"].n = step
         bar["b"].refresh()
         if step >= total:

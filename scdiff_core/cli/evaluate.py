@@ -3,10 +3,12 @@ file (``uns['scdiff']['kind'] == 'trajectory'``) per-λ realism, pseudotime orde
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from pathlib import Path
 
 from .. import validate as V
-from .args import add_fingerprint, add_threads, seed_arg
+from .args import add_fingerprint, add_threads, seed_arg, tqdm_progress
 
 HELP = "compare generated cells with the held-out real test cells"
 
@@ -44,14 +46,21 @@ def run(a) -> int:
     gen_path = V.regular_file(a.generated, "--generated, the .h5ad written by `scdiff generate`").resolve()
     gen, _ = load_anndata(gen_path)  # an absolute path: never taken for a built-in dataset's name
     check_generated(gen, model, a.label_key)
+    print("reading the held-out real cells…", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
     held = HeldOut(model, data=a.data)
+    print(f"held-out cells: {held.test.n_obs:,} test, {held.val.n_obs:,} control ({time.perf_counter() - t0:.1f} s)",
+          file=sys.stderr, flush=True)
     if str(dict(gen.uns.get("scdiff", {})).get("kind", "")) == "trajectory":
         return run_trajectory(a, model, held, gen)
-    report = held.evaluate(gen, label_key=a.label_key, seed=a.seed)
+    report = held.evaluate(gen, label_key=a.label_key, seed=a.seed,
+                           progress=tqdm_progress("evaluating (a random forest per row)", unit="row"))
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(report.table.round(4).to_string(index=False))
+    print(headline_line(report, gen, a.label_key or held.label_key, model.conditions))
     for n in report.notes:
         print("note:", n)
+    print(f"evaluated in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     if out is not None:
         from ..checkpoint import write_json_atomic
 
@@ -59,6 +68,30 @@ def run(a) -> int:
         write_json_atomic(out, report.to_dict())
         print(f"wrote {out}")
     return 0
+
+HEADLINE_METRICS = (("rf_auroc", "RF AUROC"), ("mmd2", "MMD²"), ("scc_means", "Spearman of means"),
+                    ("label_fidelity", "label fidelity"), ("phase_fidelity", "phase fidelity"))
+
+
+def headline_line(report, generated, label_key, conditions) -> str:
+    """The row of what the set asked for, each figure next to its control row's (what the app's cards show)."""
+    from ..metrics.report import headline_rows
+
+    scope, phase, g, c = headline_rows(report, generated, label_key, conditions)
+    if g is None:
+        return "headline: no generated row to show"
+    what = f"the {scope} row, the {label_key} this set asked for" if scope != "all" else "the all row"
+    parts = []
+    for k, name in HEADLINE_METRICS:
+        if k == "phase_fidelity" and not phase:
+            continue
+        gv = g.get(k)
+        if gv is None or gv != gv:
+            continue
+        cv = None if c is None else c.get(k)
+        parts.append(f"{name} {gv:.3f}" + ("" if cv is None or cv != cv else f" (control {cv:.3f})"))
+    return f"headline ({what}, {int(g['n'])} cells): " + "; ".join(parts)
+
 
 def _fmt(x) -> str:
     return "–" if x is None or x != x else f"{x:.3f}"

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from ..common import ProgressFn
 from ..errors import ScdiffError
 from .distances import RF_MIN_CELLS, RF_PARAMS, SIGMA2_FACTORS, energy_distance, gene_metrics, mmd2_unbiased
 from .inputs import align_genes, check_finite, dense, label_column
@@ -86,6 +87,7 @@ def evaluate(
     seed: int = 0,
     reference: ReferenceSpace | None = None,
     per_label: bool = True,
+    progress: ProgressFn | None = None,
 ) -> EvaluationReport:
     """Compare generated cells (and a real control set) with held-out test cells.
 
@@ -117,6 +119,8 @@ def evaluate(
         A reference space already fitted on ``train`` (reused across calls); built if ``None``.
     per_label : bool
         Whether to add per-label rows.
+    progress : callable or None
+        ``progress(rows done, rows in all)`` after each table row (a random forest each).
 
     Returns
     -------
@@ -137,11 +141,12 @@ def evaluate(
     test_side = _prepare(run, "test", test)
     sides = _compared_sides(run, generated, control)
     row_labels = _row_labels(run, test, test_side, min_label_cells)
-    rows = [
-        _compare(run, side, test_side, scope, gi, ti)
-        for side in sides
-        for scope, gi, ti in _scopes(side, test_side, row_labels)
-    ]
+    work = [(side, scope, gi, ti) for side in sides for scope, gi, ti in _scopes(side, test_side, row_labels)]
+    rows = []
+    for side, scope, gi, ti in work:
+        rows.append(_compare(run, side, test_side, scope, gi, ti))
+        if progress is not None:
+            progress(len(rows), len(work))
     if any(row["n"] < RF_MIN_CELLS for row in rows):
         run.notes.append(
             f"rf_auroc is NaN where fewer than {RF_MIN_CELLS} cells per side are available "

@@ -93,3 +93,39 @@ class EvaluationReport:
     def summary(self) -> pd.DataFrame:
         """The global rows only (``scope == 'all'``): generated, and control if evaluated."""
         return self.table[self.table["scope"] == "all"].reset_index(drop=True)
+
+
+def asked_values(adata, column: str) -> list[str]:
+    """The values of ``column`` a generated set's cells were asked for (``any`` left out), sorted."""
+    if column is None or column not in adata.obs:
+        return []
+    v = adata.obs[column].astype(str)
+    return sorted(set(v[v != "any"]))
+
+
+def headline_scope(generated, table: pd.DataFrame, label_key: str | None, conditions) -> tuple[str, str | None]:
+    """(the scope of the report's headline row, the phase asked for or None).
+
+    The headline is the row of what was asked for: a set generated for one ``label_key`` value gets
+    that value's row when the report has it, else ``'all'``. The phase is named when the model is
+    conditioned on ``phase``, the set asked for phases and the report holds phase fidelity. The app's
+    headline cards and ``scdiff evaluate``'s headline line both read it.
+    """
+    labels = asked_values(generated, label_key) if label_key else []
+    scopes = set(table["scope"].astype(str))
+    scope = labels[0] if len(labels) == 1 and labels[0] in scopes else "all"
+    phase = None
+    if "phase" in conditions and "phase_fidelity" in table and pd.to_numeric(
+            table["phase_fidelity"], errors="coerce").notna().any():
+        ph = asked_values(generated, "phase")
+        phase = ph[0] if len(ph) == 1 else ("phases asked for" if ph else None)
+    return scope, phase
+
+
+def headline_rows(report: "EvaluationReport", generated, label_key: str | None, conditions):
+    """(scope, phase, the generated row, its control row or None) of :func:`headline_scope`, as Series."""
+    t = report.table
+    scope, phase = headline_scope(generated, t, label_key, conditions)
+    g = t[(t["set"] == "generated") & (t["scope"] == scope)]
+    c = t[(t["set"] == "control") & (t["scope"] == scope)]
+    return scope, phase, (g.iloc[0] if len(g) else None), (c.iloc[0] if len(c) else None)
