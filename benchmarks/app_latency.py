@@ -12,6 +12,10 @@ What is timed (wall clock, seconds, as a user sees it):
   new set.
 * ``trajectory_10x100``: on the Trajectory page (its defaults: 10 points × 100 cells, the default path method,
   guidance and t_start), click *Run trajectory* until the UMAP shows it.
+* ``lasso_generate_more``: a lasso dragged on the Generate map (Playwright's mouse), then each click on
+  *Generate more like these* until the map holds the new set.
+* ``evaluate_first``: on the Evaluate page, the newest set (1,000 cells), click *Evaluate* until the
+  report is shown; the first evaluation on a fresh server, so reading the held-out cells is included.
 * ``two_sessions``: two browser sessions click *Generate* (1,000 cells each) at the same moment; time
   until both maps are updated, and the server's peak resident memory (VmHWM, whole run).
 
@@ -45,6 +49,10 @@ HAS_TRACE = ("(prefix) => [...document.querySelectorAll('.js-plotly-plot')]"
 SHOT_COLUMN, SHOT_VALUE = "bulk_labels", "CD19+ B"
 SCROLL_TOP = ("() => { for (const e of document.querySelectorAll('[data-testid=\"stMain\"], section.main, "
               "[data-testid=\"stAppViewContainer\"]')) e.scrollTo(0, 0); window.scrollTo(0, 0); }")
+# the highest set number "#k " among the traces of the maps (0 when there is none)
+MAX_SET = ("() => Math.max(0, ...[...document.querySelectorAll('.js-plotly-plot')].flatMap(e => (e.data || [])"
+           ".map(d => { const m = /^#(\\d+) /.exec(d.name || ''); return m ? +m[1] : 0; })))")
+MAP = '[data-testid="stPlotlyChart"]'
 HAS_TITLE = ("(prefix) => [...document.querySelectorAll('.js-plotly-plot')]"
              ".some(e => ((e.layout && e.layout.title && e.layout.title.text) || '').includes(prefix))")
 
@@ -247,6 +255,44 @@ def main() -> None:
                                    "server_peak_rss_during": peak_rss["v"], "server_vmhwm_whole_run": st.get("VmHWM"),
                                    "chromium_rss_total": chromium_rss()}
 
+            # a lasso drawn on the Generate map, then "Generate more like these" (issue 9: ≤ 3 s)
+            pa.evaluate(SCROLL_TOP)
+            pa.locator(MAP).first.scroll_into_view_if_needed()
+            pa.locator(f'{MAP} .modebar-btn[data-title="Lasso Select"]').first.click(force=True)
+            drag = pa.locator(f"{MAP} .nsewdrag").first
+            drag.wait_for(timeout=60_000)
+            bb = drag.bounding_box()
+            x, y, w, h = bb["x"], bb["y"], bb["width"], bb["height"]
+            pts = [(0.1, 0.1), (0.6, 0.15), (0.55, 0.7), (0.15, 0.6), (0.1, 0.12)]
+            pa.mouse.move(x + pts[0][0] * w, y + pts[0][1] * h)
+            pa.mouse.down()
+            for fx, fy in pts[1:]:
+                pa.mouse.move(x + fx * w, y + fy * h, steps=6)
+            pa.mouse.up()
+            pa.get_by_text("Selection S1").wait_for(timeout=60_000)
+            pa.wait_for_timeout(800)
+            res["lasso_generate_more"] = []
+            for _ in range(a.repeats):
+                before = pa.evaluate(MAX_SET)
+                t = time.perf_counter()
+                pa.get_by_role("button", name="Generate more like these").click()
+                pa.wait_for_function(f"() => ({MAX_SET})() > {before}", timeout=90_000)
+                res["lasso_generate_more"].append(time.perf_counter() - t)
+                pa.wait_for_timeout(800)
+
+            # Evaluate the newest set: the first click on a fresh server also reads the held-out cells
+            pa.get_by_role("link", name="Evaluate").click()
+            pa.get_by_role("button", name="Evaluate", exact=True).wait_for(timeout=60_000)
+            pa.wait_for_timeout(800)
+            res["evaluate_set"] = pa.locator('[data-testid="stMain"] input[role="combobox"]').first.input_value()
+            t = time.perf_counter()
+            pa.get_by_role("button", name="Evaluate", exact=True).click()
+            pa.get_by_text("Download the report").wait_for(timeout=600_000)
+            res["evaluate_first"] = time.perf_counter() - t
+            pa.get_by_role("link", name="Generate").click()
+            pa.wait_for_selector(".js-plotly-plot", timeout=60_000)
+            pa.wait_for_timeout(800)
+
             if a.screenshots:
                 out = Path(a.screenshots)
                 out.mkdir(parents=True, exist_ok=True)
@@ -256,8 +302,9 @@ def main() -> None:
                     pa.locator('[data-testid="stSelectbox"]').filter(has=label).first.click(timeout=10_000)
                     pa.get_by_role("option", name=SHOT_VALUE, exact=True).click(timeout=10_000)
                     pa.wait_for_timeout(500)
+                    before = pa.evaluate(MAX_SET)
                     pa.get_by_role("button", name="Generate", exact=True).click()
-                    pa.wait_for_function(HAS_TRACE, arg=f"#{a.repeats + 2} ", timeout=60_000)
+                    pa.wait_for_function(f"() => ({MAX_SET})() > {before}", timeout=60_000)
                 except PlaywrightTimeout:
                     print(f"no {SHOT_COLUMN}={SHOT_VALUE} in this model: the screenshot shows the timed sets only")
                 pa.set_viewport_size({"width": 1400, "height": 1900})
@@ -311,6 +358,10 @@ def main() -> None:
           f"(runs {', '.join(f'{x:.2f}' for x in res['trajectory_10x100'])}) | ≤ 2.5 s |\n"
           f"| Denoising view 500 cells × 50 steps (guided + unguided) → map | median "
           f"{med(res['denoising_500x50']):.2f} s (runs {', '.join(f'{x:.2f}' for x in res['denoising_500x50'])}) | ≤ 5 s |\n"
+          f"| lasso selection → Generate more like these → map | median {med(res['lasso_generate_more']):.2f} s "
+          f"(runs {', '.join(f'{x:.2f}' for x in res['lasso_generate_more'])}) | ≤ 3 s |\n"
+          f"| Evaluate a 1,000-cell set, first on this server (held-out cells read) | {res['evaluate_first']:.1f} s "
+          f"| ≤ 15 s |\n"
           f"| two sessions generating 1,000 cells at once | {ts['both']:.2f} s for both | |\n"
           f"| server peak memory (VmHWM, whole run) | {ts['server_vmhwm_whole_run'] / 2**20:.0f} MiB | ≤ 2 GB |\n"
           f"| chromium, two sessions (RSS sum) | {ts['chromium_rss_total'] / 2**20:.0f} MiB | |")

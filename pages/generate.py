@@ -189,7 +189,7 @@ def map_view(by_id: dict) -> list[dict]:
     fig.update_layout(dragmode="lasso")  # a drag on the map selects training cells (zoom and pan: the toolbar)
     event = st.plotly_chart(fig, key="gen_umap", config=plot_config("generate_map"), on_select="rerun",
                             selection_mode=("lasso", "box", "points"))
-    update_selection(kh, event)
+    update_selection(kh, event, (tuple(r["id"] for r in recs), gene, view_mode, bool(panels), color_by))
     st.caption(JOINT_NOTE if joint else PROJECTION_NOTE + JOINT_HINT)
     selection_panel(b, kh)
     return recs

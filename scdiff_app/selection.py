@@ -21,6 +21,7 @@ GENERATE_NOW = "_g_generate_now"
 """Session flag: the Generate page generates with its current settings in this run (set by
 "Generate more like these", which has put the selection's conditions into the widgets)."""
 ENDS = ("start", "end")
+EMPTY_SIG = hash(np.zeros(0, dtype=np.int64).tobytes())
 
 
 def selection_key(kh: str) -> str:
@@ -48,16 +49,29 @@ def event_positions(event) -> np.ndarray:
     return np.unique(np.asarray(pos, dtype=np.int64))
 
 
-def update_selection(kh: str, event) -> None:
-    """Keep a new non-empty selection of the chart; an unchanged event (a rerun) keeps the current one."""
+def update_selection(kh: str, event, figure_sig=None) -> None:
+    """Keep a new non-empty selection of the chart; an unchanged event (a rerun) keeps the current one.
+
+    An empty event after a selection is a double-click on the map (plotly's deselect), which clears
+    the kept selection, as in other explorers, when the map is the one the selection was made on
+    (same ``figure_sig``); when the map itself changed (a new set drawn) the chart may forget its
+    selection, and the kept one stays.
+    """
     pos = event_positions(event)
-    ss, seen = st.session_state, f"sel_{kh}_event"
+    ss, seen, fig_seen = st.session_state, f"sel_{kh}_event", f"sel_{kh}_figure"
     sig = hash(pos.tobytes())
+    same_map = ss.get(fig_seen) == figure_sig
+    ss[fig_seen] = figure_sig
     if ss.get(seen) == sig:
         return
+    had = ss.get(seen) not in (None, EMPTY_SIG)
+    if had and not len(pos) and not same_map:
+        return  # the redrawn chart forgot the selection: keep it, and let a later double-click clear it
     ss[seen] = sig
     if len(pos):
         ss[selection_key(kh)] = {"idx": pos, "name": f"S{next_number('sel')} ({len(pos):,} cells)"}
+    elif had and same_map:
+        ss.pop(selection_key(kh), None)
 
 
 def _like_these(b: Bundle, kh: str, sel: dict) -> None:
@@ -88,8 +102,9 @@ def selection_panel(b: Bundle, kh: str) -> dict | None:
     """The current selection: its size and label make-up, and what can be done with it."""
     sel = st.session_state.get(selection_key(kh))
     if not sel:
-        st.caption("**Select cells**: use the map's lasso or box tool (top right of the map) on the training "
-                   "cells to see their labels, generate more like them or use them as a trajectory's end.")
+        st.caption("**Select cells**: drag a lasso on the map (or pick the box tool, top right) around training "
+                   "cells to see their labels, generate more like them or use them as a trajectory's end; "
+                   "a double-click on the map or **Clear selection** clears it.")
         return None
     with st.container(border=True, key="sel_panel"):
         st.markdown(f"**Selection {sel['name']}** of training cells — {makeup_text(b, sel['idx'])}")

@@ -27,9 +27,25 @@ def set_color(i: int) -> str:
     return SET_COLORS[i % len(SET_COLORS)]
 
 
+TITLE_CHARS = 58
+"""Map titles wrap at this many characters: a longer line runs under plotly's toolbar (top right)."""
+
+
+def wrap_title(title: str, width: int = TITLE_CHARS) -> tuple[str, int]:
+    """(the title with ``<br>`` line breaks, its number of lines)."""
+    import textwrap
+
+    lines = textwrap.wrap(title, width) or [""]
+    return "<br>".join(lines), len(lines)
+
+
 def umap_layout(fig, title: str, height: int = 560) -> None:
-    """A map without ticks, a white background and a layout kept across reruns."""
-    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=height, margin=dict(l=10, r=10, t=40, b=10),
+    """A map without ticks, a white background and a layout kept across reruns; the title wrapped so
+    that it stays clear of the toolbar."""
+    text, n = wrap_title(title)
+    fig.update_layout(title=dict(text=text, font=dict(size=14), x=0.01, xanchor="left", y=0.99, yanchor="top",
+                                 yref="container"),
+                      height=height, margin=dict(l=10, r=10, t=22 + 18 * n, b=10),
                       legend=dict(itemsizing="constant", font=dict(size=11)), uirevision="keep",
                       plot_bgcolor="white", hovermode="closest")
     fig.update_xaxes(showticklabels=False, title="UMAP 1", showgrid=False, zeroline=False)

@@ -54,18 +54,29 @@ def test_box_and_lasso_select_on_the_map(server, browser, tmp_path, width):
     _drag(page, [(x + 0.05 * w, y + 0.05 * h), (x + 0.55 * w, y + 0.5 * h), (x + 0.95 * w, y + 0.95 * h)])
     page.get_by_text("Selection S1").wait_for(timeout=60_000)
     _no_error(page)
+    # a double-click on the map clears it (plotly's deselect), as in other explorers
+    page.mouse.dblclick(x + 0.5 * w, y + 0.5 * h)
+    page.get_by_text("Select cells", exact=False).first.wait_for(timeout=60_000)
+    assert page.get_by_text("Selection S1").count() == 0
+    _drag(page, [(x + 0.05 * w, y + 0.05 * h), (x + 0.55 * w, y + 0.5 * h), (x + 0.95 * w, y + 0.95 * h)])
+    page.get_by_text("Selection S2").wait_for(timeout=60_000)
     page.screenshot(path=str(shots / f"select_box_{width}.png"), full_page=True)
 
     page.get_by_role("button", name="Generate more like these").click()
     page.wait_for_function(HAS_TRACE, arg="#2 ", timeout=90_000)
     _no_error(page)
+    page.wait_for_timeout(1000)
+    assert page.get_by_text("Selection S2").count() == 1  # a new set on the map keeps the selection
+    page.get_by_role("button", name="Clear selection").click()
+    page.get_by_text("Select cells", exact=False).first.wait_for(timeout=60_000)
+    assert page.get_by_text("Selection S2").count() == 0
 
     page.locator(f'{MAP} .modebar-btn[data-title="Lasso Select"]').first.click(force=True)
     b = _map_box(page)
     x, y, w, h = b["x"], b["y"], b["width"], b["height"]
     _drag(page, [(x + 0.1 * w, y + 0.1 * h), (x + 0.6 * w, y + 0.15 * h), (x + 0.55 * w, y + 0.7 * h),
                  (x + 0.15 * w, y + 0.6 * h), (x + 0.1 * w, y + 0.12 * h)])
-    page.get_by_text("Selection S2").wait_for(timeout=60_000)
+    page.get_by_text("Selection S3").wait_for(timeout=60_000)
     _no_error(page)
     page.screenshot(path=str(shots / f"select_lasso_{width}.png"), full_page=True)
 
