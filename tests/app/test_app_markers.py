@@ -43,3 +43,23 @@ def test_marker_genes(env):
     by_label(at.selectbox, "Set B").set_value("selection S1 (40 cells)").run()
     at.button(key="mk_go").click().run()
     assert "two different sets" in texts(at.error)
+
+
+def test_volcano_labels_do_not_overlap():
+    """Genes whose points crowd together (same p, near fold changes) get labels that are apart."""
+    import pandas as pd
+
+    from scdiff_app.figures.markers import LABEL_H, LABEL_W, label_positions, volcano_figure
+
+    px = np.array([2.0, 2.1, 2.2, 2.05, -3.0, -3.1, 5.0, 2.15])
+    py = np.array([300.0, 300.0, 300.0, 299.0, 300.0, 300.0, 10.0, 298.0])
+    xspan, yspan = float(np.ptp(px)), float(py.max())
+    lx, ly = label_positions(px, py, xspan, yspan)
+    for i in range(len(px)):
+        for j in range(i + 1, len(px)):
+            apart = abs(lx[i] - lx[j]) >= LABEL_W * xspan or abs(ly[i] - ly[j]) >= LABEL_H * yspan * (1 - 1e-6)
+            assert apart, (i, j)
+    df = pd.DataFrame({"gene": [f"g{i}" for i in range(len(px))], "log2_fold_change": px,
+                       "p_adjusted": 10.0 ** -py})
+    fig = volcano_figure(df, "A", "B", n_labels=8)
+    assert sorted(a.text for a in fig.layout.annotations if a.text.startswith("g")) == sorted(df["gene"])
