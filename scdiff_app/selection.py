@@ -65,9 +65,7 @@ def update_selection(kh: str, event, figure_sig=None) -> None:
     if ss.get(seen) == sig:
         return
     had = ss.get(seen) not in (None, EMPTY_SIG)
-    if had and not len(pos) and not same_map:
-        return  # the redrawn chart forgot the selection: keep it, and let a later double-click clear it
-    ss[seen] = sig
+    ss[seen] = sig  # an empty event on a redrawn map: the chart forgot, the kept selection stays
     if len(pos):
         ss[selection_key(kh)] = {"idx": pos, "name": f"S{next_number('sel')} ({len(pos):,} cells)"}
     elif had and same_map:

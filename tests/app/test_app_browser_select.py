@@ -67,6 +67,10 @@ def test_box_and_lasso_select_on_the_map(server, browser, tmp_path, width):
     _no_error(page)
     page.wait_for_timeout(1000)
     assert page.get_by_text("Selection S2").count() == 1  # a new set on the map keeps the selection
+    page.get_by_role("button", name="Generate more like these").click()  # and it can be used again
+    page.wait_for_function(HAS_TRACE, arg="#3 ", timeout=90_000)
+    page.wait_for_timeout(1000)
+    assert page.get_by_text("Selection S2").count() == 1
     page.get_by_role("button", name="Clear selection").click()
     page.get_by_text("Select cells", exact=False).first.wait_for(timeout=60_000)
     assert page.get_by_text("Selection S2").count() == 0
