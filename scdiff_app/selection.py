@@ -100,7 +100,7 @@ def selection_panel(b: Bundle, kh: str) -> dict | None:
     """The current selection: its size and label make-up, and what can be done with it."""
     sel = st.session_state.get(selection_key(kh))
     if not sel:
-        st.caption("**Select cells**: drag a lasso on the map (or pick the box tool, top right) around training "
+        st.caption("**Select cells**: drag a lasso or box on the map (the tools are at its top right) around training "
                    "cells to see their labels, generate more like them or use them as a trajectory's end; "
                    "a double-click on the map or **Clear selection** clears it.")
         return None

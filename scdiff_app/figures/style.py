@@ -43,9 +43,9 @@ def umap_layout(fig, title: str, height: int = 560) -> None:
     """A map without ticks, a white background and a layout kept across reruns; the title wrapped so
     that it stays clear of the toolbar."""
     text, n = wrap_title(title)
-    fig.update_layout(title=dict(text=text, font=dict(size=14), x=0.01, xanchor="left", y=0.99, yanchor="top",
-                                 yref="container"),
-                      height=height, margin=dict(l=10, r=10, t=22 + 18 * n, b=10),
+    fig.update_layout(title=dict(text=text, font=dict(size=14), x=0, xanchor="left", xref="paper", y=1,
+                                 yanchor="bottom", yref="paper", pad=dict(b=6)),
+                      height=height, margin=dict(l=10, r=10, t=16 + 19 * n, b=10),
                       legend=dict(itemsizing="constant", font=dict(size=11)), uirevision="keep",
                       plot_bgcolor="white", hovermode="closest")
     fig.update_xaxes(showticklabels=False, title="UMAP 1", showgrid=False, zeroline=False)
