@@ -292,6 +292,11 @@ def main():
                    f"{fmt(med(lat['trajectory_10x100']), 2)} s | ≤ 2.5 s (issue 9) |",
                    *([f"| Denoising view 500 × 50, guided + unguided → map (median of {len(lat['denoising_500x50'])}) | "
                       f"{fmt(med(lat['denoising_500x50']), 2)} s | ≤ 5 s |"] if "denoising_500x50" in lat else []),
+                   *([f"| lasso → Generate more like these → map (median of {len(lat['lasso_generate_more'])}) | "
+                      f"{fmt(med(lat['lasso_generate_more']), 2)} s | ≤ 3 s (issue 9) |"]
+                     if "lasso_generate_more" in lat else []),
+                   *([f"| Evaluate a 1,000-cell set, first on a fresh server | {fmt(lat['evaluate_first'], 1)} s | "
+                      f"≤ 15 s (issue 9) |"] if "evaluate_first" in lat else []),
                    f"| two sessions generating at once, both done | {fmt(two['both'], 1)} s | |",
                    f"| server peak memory (VmHWM) | {two['server_vmhwm_whole_run'] / 2**20:.0f} MiB | ≤ 2 GB |", ""]
         md += ["Conditions, where the time goes and thread settings: [benchmarks_app.md](benchmarks_app.md).", ""]
