@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..common import to_jsonable
+from ..common import ANY, to_jsonable
 from ..errors import ScdiffError
 
 #: Columns of :attr:`EvaluationReport.table`, in order.
@@ -100,7 +100,7 @@ def asked_values(adata, column: str) -> list[str]:
     if column is None or column not in adata.obs:
         return []
     v = adata.obs[column].astype(str)
-    return sorted(set(v[v != "any"]))
+    return sorted(set(v[v != ANY]))
 
 
 def headline_scope(generated, table: pd.DataFrame, label_key: str | None, conditions) -> tuple[str, str | None]:
