@@ -78,6 +78,19 @@ class Likelihood:
     def sample(self, ae: nn.Module, params: dict[str, torch.Tensor], rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
 
+    def sample_with_total(self, ae: nn.Module, params: dict[str, torch.Tensor],
+                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Count likelihoods: (N, G) counts and (N,) each cell's observed total over all its genes."""
+        raise NotImplementedError(f"the {self.name!r} likelihood does not model counts")
+
+    def refit_parameters(self, ae: nn.Module) -> list[tuple[nn.Parameter, torch.Tensor | None]]:
+        """What :func:`~scdiff_core.autoencoder.refit_decoder` re-fits with the network frozen, as
+        (parameter, mask of the entries that move, or None for all): the per-gene noise (inverse
+        dispersions θ, or the hurdle's scales) and, for counts, the remainder's level. (Re-fitting every
+        gene's level too was tried: on paul15 validation cells it made generated cells easier to tell
+        from real ones, RF AUROC 0.57–0.62 against 0.53–0.55.)"""
+        return []
+
 
 @register_likelihood("nb")
 class NegativeBinomial(Likelihood):
@@ -98,13 +111,31 @@ class NegativeBinomial(Likelihood):
         """x: (N, G + 1) counts of the model's genes and the remainder."""
         return nb_log_prob(x, params["mu"], params["theta"])
 
+    def refit_parameters(self, ae):
+        last = torch.zeros_like(ae.dec_main.bias)
+        last[-1] = 1.0  # the remainder's logit: the share of the library outside the model's genes
+        return [(ae.log_theta, None), (ae.dec_main.bias, last)]
+
+    def draw_all(self, params, rng) -> np.ndarray:
+        """(N, G + 1) NB draws (Gamma–Poisson) of the model's genes and of the remainder."""
+        mu = np.maximum(params["mu"].double().numpy(), 1e-12)
+        theta = params["theta"].double().numpy()
+        return rng.poisson(rng.gamma(shape=theta, scale=mu / theta))
+
     def sample(self, ae, params, rng):
-        """(N, G) counts of the model's genes (the remainder is not drawn)."""
-        G = ae.n_genes
-        mu = params["mu"][:, :G].double().numpy()
-        theta = params["theta"][:, :G].double().numpy()
-        lam = rng.gamma(shape=theta, scale=np.maximum(mu, 1e-12) / theta)  # Gamma–Poisson = NB
-        return rng.poisson(lam).astype(np.float32)
+        """(N, G) counts of the model's genes: NB(μ_g, θ_g) each (the remainder is drawn and dropped)."""
+        return self.draw_all(params, rng)[:, :ae.n_genes].astype(np.float32)
+
+    def sample_with_total(self, ae, params, rng) -> tuple[np.ndarray, np.ndarray]:
+        """(N, G) counts of the model's genes and (N,) the cell's observed total over *all* its genes.
+
+        The remainder is drawn too, so the total is what ``normalize_total`` would divide a real cell
+        by: the model's genes' counts plus the counts of every other gene. Its mean is the library ℓ
+        the cell was decoded with; the genes' share of it varies as in real cells (dividing by ℓ
+        itself, fixed, would leave out that the total moves with the counts).
+        """
+        x = self.draw_all(params, rng)  # (N, G + 1)
+        return x[:, :ae.n_genes].astype(np.float32), np.maximum(x.sum(1), 1.0).astype(np.float32)
 
 
 @register_likelihood("zinb")
@@ -119,9 +150,9 @@ class ZeroInflatedNegativeBinomial(NegativeBinomial):
     def log_prob(self, ae, params, x):
         return zinb_log_prob(x, params["mu"], params["theta"], params["zero_logits"])
 
-    def sample(self, ae, params, rng):
-        x = super().sample(ae, params, rng)
-        p0 = torch.sigmoid(params["zero_logits"][:, :ae.n_genes]).double().numpy()
+    def draw_all(self, params, rng):
+        x = super().draw_all(params, rng)
+        p0 = torch.sigmoid(params["zero_logits"]).double().numpy()
         x[rng.random(x.shape) < p0] = 0
         return x
 
@@ -152,6 +183,9 @@ class Hurdle(Likelihood):
         a = (ae.floor[None, :] - mu) / sigma
         gauss = -0.5 * ((x - mu) / sigma) ** 2 - sigma.log() - torch.special.log_ndtr(-a)
         return lp_bern + nz * gauss
+
+    def refit_parameters(self, ae):
+        return [(ae.log_sigma, None)]
 
     def sample(self, ae, params, rng):
         mu = params["mu"].double().numpy()

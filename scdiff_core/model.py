@@ -27,7 +27,7 @@ from .diffusion import GaussianDiffusion, make_sampler, run_sampler
 from .embedding import ReferenceMap
 from .errors import ScdiffError
 from .guidance import GUIDANCE, NoiseClassifier
-from .space import Cells, DiffusionSpace
+from .space import Cells, DiffusionSpace, observed_total
 
 MAX_CELLS = 100_000
 
@@ -56,7 +56,8 @@ class SCDiffModel:
         self._config_sha: str | None = None
         d = config["diffusion"]
         self.diffusion = GaussianDiffusion.from_config(d["schedule"], d["timesteps"])
-        self.diffusion_space = DiffusionSpace(self.space, self.stats, autoencoder)
+        self.diffusion_space = DiffusionSpace(self.space, self.stats, autoencoder,
+                                              observed_total=observed_total(config))
         self._refmap: ReferenceMap | None = None
         self._label_predictors: dict = {}
         for m in [self.denoiser, *self.classifiers.values()] + ([autoencoder] if autoencoder else []):

@@ -43,9 +43,14 @@ class DiffusionSpace:
         ``loglib_mean``/``loglib_std``/``loglib_range``; or ``gene_mean``/``gene_std``/``gene_floor``).
     autoencoder
         The trained autoencoder (latent space only).
+    observed_total
+        Count models: normalize each decoded cell by its sampled total over all genes (the remainder
+        drawn too; :func:`observed_total` says which checkpoints) rather than by the library it was
+        decoded with.
     """
 
-    def __init__(self, kind: str, stats: Mapping[str, np.ndarray], autoencoder: Autoencoder | None = None):
+    def __init__(self, kind: str, stats: Mapping[str, np.ndarray], autoencoder: Autoencoder | None = None,
+                 observed_total: bool = True):
         if kind not in SPACES:
             raise ValueError(f"space must be one of {SPACES}, got {kind!r}")
         if kind == "latent" and autoencoder is None:
@@ -53,6 +58,7 @@ class DiffusionSpace:
         self.kind = kind
         self.stats = {k: np.asarray(v, dtype=np.float32) for k, v in stats.items()}
         self.autoencoder = autoencoder
+        self.observed_total = bool(observed_total)
 
     @property
     def has_library(self) -> bool:
@@ -108,8 +114,9 @@ class DiffusionSpace:
     def decode(self, v: torch.Tensor, rng: np.random.Generator) -> Cells:
         """(N, dim) vectors -> :class:`Cells`, sampled from the decoder.
 
-        For count models X = log1p(counts / library · 1e4) with the generated library (the total over
-        all genes), i.e. what a user's ``normalize_total(1e4)`` + ``log1p`` gives on real cells.
+        For count models X = log1p(counts / total · 1e4), where the total is the cell's sampled counts
+        over *all* its genes (the model's and the remainder), whose mean is the generated library:
+        what a user's ``normalize_total(1e4)`` + ``log1p`` gives on real cells.
         """
         v = torch.as_tensor(v).detach().float()
         if self.kind == "gene":
@@ -126,11 +133,26 @@ class DiffusionSpace:
                 return Cells(ae.sample(ae.decode(z), rng), None, None)
             loglib = v[:, d] * float(self.stats["loglib_std"][0]) + float(self.stats["loglib_mean"][0])
             lo, hi = self.stats["loglib_range"]
-            library = torch.exp(loglib.clamp(float(lo), float(hi)))  # (N,) total over all genes
-            counts = ae.sample(ae.decode(z, library), rng)  # (N, G)
-        lib = library.numpy().astype(np.float32)
+            library = torch.exp(loglib.clamp(float(lo), float(hi)))  # (N,) expected total over all genes
+            params = ae.decode(z, library)
+            if self.observed_total:  # (N, G) counts and (N,) the observed total: genes' counts + the remainder's
+                counts, lib = ae.sample_with_total(params, rng)
+            else:  # checkpoints before scdiff 0.2 (remainder dispersion never re-fitted): divided by ℓ itself
+                counts, lib = ae.sample(params, rng), library.numpy().astype(np.float32)
         X = np.log1p(counts / lib[:, None] * TARGET_SUM).astype(np.float32)
         return Cells(X, counts, lib)
+
+
+def observed_total(config: dict) -> bool:
+    """Whether a checkpoint's count decoder normalizes by the observed total (remainder sampled).
+
+    True for checkpoints whose decoder noise was re-fitted after training
+    (:func:`~scdiff_core.autoencoder.refit_decoder`, recorded as ``training.autoencoder.decoder_refit``):
+    their remainder's dispersion is fitted, so drawing it gives real cells' spread of the genes'
+    share. Older checkpoints left it at θ ≈ 1, and keep dividing by the library they decode with.
+    """
+    refit = (config.get("training", {}).get("autoencoder") or {}).get("decoder_refit") or {}
+    return bool(refit.get("steps", 0))
 
 
 def positive_floor(X: np.ndarray) -> np.ndarray:

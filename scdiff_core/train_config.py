@@ -13,7 +13,7 @@ from .errors import ScdiffError
 
 #: whole-number options and their ranges (a bigger network or run than these is a typo, not a plan)
 INT_RANGES = {"seed": (0, V.SEED_MAX), "latent_dim": (2, 4096), "ae_epochs": (1, 100_000), "ae_batch": (1, 65_536),
-              "timesteps": (2, 100_000), "diffusion_iters": (1, 10**7), "diffusion_batch": (1, 65_536),
+              "timesteps": (2, 100_000), "ae_decoder_refit": (0, 100_000), "diffusion_iters": (1, 10**7), "diffusion_batch": (1, 65_536),
               "classifier_iters": (1, 10**7), "classifier_batch": (1, 65_536), "save_every": (1, 10**7)}
 #: real-valued options and their ranges
 REAL_RANGES = {"ae_lr": (0.0, 10.0), "diffusion_lr": (0.0, 10.0), "classifier_lr": (0.0, 10.0),
@@ -52,6 +52,7 @@ class TrainConfig:
     ae_dropout: float = 0.3
     ae_latent_noise: float = 0.05       # noise on the code while training: a smoother decoder
     ae_kl_weight: float = 0.0           # > 0: variational encoder with this weight on KL(q(z|x) ‖ N(0, I))
+    ae_decoder_refit: int = 400         # steps re-fitting the decoder's per-gene noise and levels in eval mode (0: off)
     encoder_init: str | None = None     # start the encoder from a pretrained one (encoder_init.py); sets widths
     autoencoder_from: str | None = None  # reuse the autoencoder of this checkpoint (same genes, same split)
     # diffusion

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .autoencoder import Autoencoder, AutoencoderLoss
+from .autoencoder import Autoencoder, AutoencoderLoss, refit_decoder
 from .backbones import BACKBONES, build_backbone
 from .cells import CellRows, MemoryRows, StoreRows
 from .data import PreparedData
@@ -130,14 +130,21 @@ def _train_autoencoder(run: _Run) -> tuple[Autoencoder, dict]:
     hist = run_stage("autoencoder", iters, step, run.state, {"ae": ae}, opt, gen, every, run.progress,
                      log_every=per_epoch)
     ae.cpu().eval()
-    with torch.no_grad():
-        val_nll = float("nan")
-        if run.val.n:
+
+    def val_nll() -> float:
+        if not run.val.n:
+            return float("nan")
+        with torch.no_grad():
             nll = [ae.nll(ae.decode(ae.encode(b.X), b.library), b.counts if run.counts else b.X, b.library)
                    for b in run.val.chunks()]
-            val_nll = float(torch.cat(nll).mean())
-    return ae, {"loss_curve": hist, "final_train_nll": hist[-1][1], "val_nll": val_nll, "iterations": iters,
-                "encoder_init": init}
+        return float(torch.cat(nll).mean())
+
+    before = val_nll()
+    # per-gene noise and levels re-fitted in eval mode, the network frozen (autoencoder.refit_decoder says why)
+    refit = refit_decoder(ae, run.train, cfg.ae_decoder_refit, seed=cfg.seed)
+    refit["val_nll_before"] = before
+    return ae, {"loss_curve": hist, "final_train_nll": hist[-1][1], "val_nll": val_nll(), "iterations": iters,
+                "encoder_init": init, "decoder_refit": refit}
 
 
 def _fit_space(run: _Run, split: dict) -> tuple[DiffusionSpace, dict]:

@@ -52,3 +52,41 @@ def test_hurdle_samples_zero_rate_and_floor():
 def test_bad_likelihood():
     with pytest.raises(ValueError, match="likelihood"):
         Autoencoder(3, 2, likelihood="mse")
+
+
+def test_refit_decoder_moves_only_the_noise_and_the_remainder_level():
+    """The re-fit finds the dispersion the data have (θ = 5 here) where training left θ = 1, lowers the
+    NLL, touches nothing but θ and the remainder's bias, and leaves requires_grad as it found it."""
+    import numpy as np
+    import torch
+
+    from scdiff_core.autoencoder import Autoencoder, refit_decoder
+    from scdiff_core.cells import MemoryRows
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    n, g = 2000, 5
+    C = rng.negative_binomial(5.0, 5.0 / (5.0 + 20.0), size=(n, g)).astype(np.float32)  # mean 20, θ = 5
+    rest = rng.negative_binomial(200.0, 200.0 / (200.0 + 400.0), size=n).astype(np.float32)
+    lib = C.sum(1) + rest
+    X = np.log1p(C / lib[:, None] * 1e4).astype(np.float32)
+    rows = MemoryRows(torch.from_numpy(X), torch.from_numpy(C), torch.from_numpy(lib))
+    ae = Autoencoder(g, latent_dim=2, hidden=(8,), likelihood="nb")
+    with torch.no_grad():  # a decoder whose proportions are right: 20 of ~500 per gene
+        ae.dec_main.weight.zero_()
+        ae.dec_main.bias.copy_(torch.log(torch.tensor([20.0] * g + [400.0])))
+        ae.dec_main.bias[-1] += 0.5  # the remainder's level off
+    before = {k: v.clone() for k, v in ae.state_dict().items()}
+    ae.encoder_out.weight.requires_grad_(False)
+    out = refit_decoder(ae, rows, steps=400)
+    assert out["train_nll_after"] < out["train_nll_before"]
+    theta = ae.log_theta.exp().detach()
+    assert torch.allclose(theta[:g], torch.full((g,), 5.0), rtol=0.2), theta
+    assert theta[-1] > 50  # the remainder varies little around its mean
+    after = ae.state_dict()
+    assert abs(float(after["dec_main.bias"][-1] - before["dec_main.bias"][-1]) + 0.5) < 0.1
+    for k in after:
+        if k not in ("log_theta", "dec_main.bias"):
+            assert torch.equal(after[k], before[k]), k
+    assert torch.equal(after["dec_main.bias"][:-1], before["dec_main.bias"][:-1])
+    assert not ae.encoder_out.weight.requires_grad and ae.dec_main.weight.requires_grad

@@ -54,3 +54,28 @@ def test_remainder_is_scored():
     x = torch.tensor([[2.0, 3.0, 1.0, 4.0]] * 2)
     nll = ae.nll(ae.decode(z, lib), x, lib)
     assert nll[0] != nll[1]
+
+
+@pytest.mark.parametrize("name", ["nb", "zinb"])
+def test_count_samples_come_with_their_observed_total(name):
+    """The remainder is drawn with the genes: the total a cell is normalized by is the sum of all its counts,
+    with mean ℓ; each gene keeps its NB mean; the genes' share of the total moves less than their share of
+    a fixed ℓ would (the total moves with them, as in a real cell)."""
+    torch.manual_seed(0)
+    ae = Autoencoder(6, latent_dim=2, hidden=(8,), likelihood=name).eval()
+    with torch.no_grad():
+        ae.log_theta.fill_(np.log(5.0))
+        if name == "zinb":
+            ae.dec_zero.bias.fill_(-30.0)  # no zero inflation: the NB's moments
+            ae.dec_zero.weight.zero_()
+        params = ae.decode(torch.zeros(4000, 2), torch.full((4000,), 1000.0))
+    x, total = ae.sample_with_total(params, np.random.default_rng(0))
+    x = x.astype(np.float64)
+    assert x.shape == (4000, 6) and total.shape == (4000,)
+    assert (x.sum(1) <= total).all() and np.allclose(x, np.round(x))
+    assert total.mean() == pytest.approx(1000.0, rel=0.02)
+    mu = params["mu"][0, :6].double().numpy()
+    assert np.allclose(x.mean(0), mu, rtol=0.05)
+    assert (x.sum(1) / total).std() < (x.sum(1) / 1000.0).std()
+    with pytest.raises(NotImplementedError):
+        LIKELIHOODS["hurdle"].sample_with_total(ae, params, np.random.default_rng(0))

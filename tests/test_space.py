@@ -37,8 +37,12 @@ def test_latent_space_appends_standardised_log_library():
     assert np.allclose(v.mean(0), 0, atol=1e-3) and np.allclose(v.std(0), 1, atol=1e-2)
     Xg, counts, library = sp.decode(torch.from_numpy(v), np.random.default_rng(0))
     assert counts.shape == C.shape and (counts >= 0).all()
-    assert np.allclose(library, lib, rtol=1e-3)  # the library coordinate round-trips
-    assert np.allclose(Xg, np.log1p(counts / library[:, None] * 1e4), atol=1e-5)  # normalized by the full library
+    # the observed total: the genes' counts plus the remainder's, drawn around the decoded library
+    assert (library >= counts.sum(1)).all() and not np.allclose(library, lib, rtol=1e-3)
+    assert np.allclose(Xg, np.log1p(counts / library[:, None] * 1e4), atol=1e-5)  # normalized by the full total
+    old = DiffusionSpace("latent", sp.stats, ae, observed_total=False)  # checkpoints before scdiff 0.2
+    _, counts, library = old.decode(torch.from_numpy(v), np.random.default_rng(0))
+    assert np.allclose(library, lib, rtol=1e-3)  # the library coordinate round-trips, used as is
     with pytest.raises(ValueError, match="library"):
         sp.encode(X)
 
@@ -55,3 +59,13 @@ def test_hurdle_latent_space_has_no_library_and_needs_an_autoencoder():
 def test_positive_floor():
     X = np.array([[0.0, 2.0, 0.0], [1.5, 0.5, 0.0]])
     assert positive_floor(X).tolist() == [1.5, 0.5, 0.0]
+
+
+def test_which_checkpoints_normalize_by_the_observed_total(tiny_model):
+    from scdiff_core.space import observed_total
+
+    assert tiny_model.diffusion_space.observed_total  # trained now: the decoder's noise was re-fitted
+    assert tiny_model.config["training"]["autoencoder"]["decoder_refit"]["steps"] > 0
+    assert not observed_total({"training": {"autoencoder": {"val_nll": 1.0}}})  # written before scdiff 0.2
+    assert not observed_total({"training": {"autoencoder": {"decoder_refit": {"steps": 0}}}})
+    assert not observed_total({})
