@@ -64,6 +64,8 @@ def run_path(model, key, start, end, args, seed=0):
                 scale=args.scale, guidance=args.guidance, steps=args.steps, seed=seed)
     if args.method == "inversion":
         opts.update(refine=args.refine, pairing=args.pairing)
+    if args.method == "manifold":
+        opts.update(neighbors=getattr(args, "neighbors", 15))
     secs = []
     for _ in range(max(1, args.repeats)):
         t0 = time.perf_counter()
@@ -148,6 +150,28 @@ def evaluate_path(model, held, place, label, start, end, order, inter, args, see
             "blend_spearman": float(spearmanr(blam, bpt)[0]), "blend_rf_auroc_intermediates": auc_blend}
 
 
+def mean_rows(rows: list[dict]) -> dict:
+    """One row from several seeds' rows: numbers (and lists of numbers) averaged, ``<key>_sd`` beside
+    scalars, booleans true only if true for every seed; the seeds' own rows under ``per_seed``."""
+    import numpy as np
+
+    if len(rows) == 1:
+        return rows[0]
+    out = {}
+    for k, v in rows[0].items():
+        vals = [r[k] for r in rows]
+        if isinstance(v, bool):
+            out[k] = all(vals)
+        elif isinstance(v, (int, float)):
+            out[k], out[k + "_sd"] = float(np.mean(vals)), float(np.std(vals, ddof=1))
+        elif isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v):
+            out[k] = np.mean(np.asarray(vals, dtype=float), 0).tolist()
+        else:
+            out[k] = v
+    out["per_seed"] = rows
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default="checkpoints/paul15")
@@ -160,9 +184,12 @@ def main():
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--refine", type=int, default=0, help="inversion: fixed-point refinements per step")
     ap.add_argument("--pairing", default="random", help="inversion: random or matched")
+    ap.add_argument("--neighbors", type=int, default=15, help="manifold: k of the neighbour graph")
     ap.add_argument("--split", default="val", choices=["val", "test"],
                     help="real cells measured against: val for choices, test for the final table")
     ap.add_argument("--repeats", type=int, default=1, help="timing: median of this many runs")
+    ap.add_argument("--seeds", default="0", help="comma-separated seeds (trajectory, subsampling, forest); "
+                                                 "figures are their mean, each seed's row kept in 'per_seed'")
     ap.add_argument("--name", default=None)
     a = ap.parse_args()
     set_threads(2)
@@ -176,9 +203,11 @@ def main():
     model = SCDiffModel.load(a.checkpoint)
     held = HeldOut(model)
     _, place = pseudotime_reference(held)
-    rows = [evaluate_path(model, held, place, k, *v, a) for k, v in PATHS.items()]
+    seeds = [int(x) for x in a.seeds.split(",")]
+    per_seed = [[evaluate_path(model, held, place, k, *v, a, seed=sd) for k, v in PATHS.items()] for sd in seeds]
+    rows = [mean_rows([ps[i] for ps in per_seed]) for i in range(len(PATHS))]
     for r in rows:
-        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k != "lambdas"})
+        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k not in ("lambdas", "per_seed")})
     save_json(a.name or f"trajectory_{Path(a.checkpoint).name}_{a.method}_{a.guidance}_{a.split}",
               {"checkpoint": a.checkpoint, "args": vars(a), "paths": rows, "machine": machine()})
 

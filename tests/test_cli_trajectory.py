@@ -34,6 +34,12 @@ def test_trajectory_methods_and_cell_files(tiny_model_dir, tiny_model, tmp_path,
                  "--from-cells", str(ids), "--to", "C", "--points", "2", "--cells-per-point", "4",
                  "--out", str(out3)]) == 0
     assert ad.read_h5ad(out3).uns["scdiff"]["method"] == "gradient"
+    out4 = tmp_path / "manifold.h5ad"
+    assert main(["trajectory", "--checkpoint", str(tiny_model_dir), "--column", "cell_type", "--method", "manifold",
+                 "--from-cells", str(ids), "--to", "C", "--points", "3", "--cells-per-point", "4", "--neighbors", "8",
+                 "--out", str(out4)]) == 0
+    m = ad.read_h5ad(out4).uns["scdiff"]
+    assert m["method"] == "manifold" and m["neighbors"] == 8 and m["t_start"] == 0.4
 
 
 @pytest.mark.parametrize("extra,msg", [
@@ -43,6 +49,8 @@ def test_trajectory_methods_and_cell_files(tiny_model_dir, tiny_model, tmp_path,
     (["--method", "inversion", "--from", "A", "--to-cells", "{tmp}/none.h5ad"], "No file"),
     (["--method", "gradient", "--from", "A", "--to", "B", "--refine", "2"], "--method inversion"),
     (["--method", "inversion", "--from", "A", "--to", "B", "--sampler", "ddpm"], "DDIM"),
+    (["--method", "inversion", "--from", "A", "--to", "B", "--neighbors", "30"], "--method manifold"),
+    (["--method", "manifold", "--from", "A", "--to", "B", "--neighbors", "1000"], "neighbors"),
 ])
 def test_trajectory_errors(tiny_model_dir, tmp_path, capsys, extra, msg):
     argv = ["trajectory", "--checkpoint", str(tiny_model_dir), "--column", "cell_type", "--points", "2",

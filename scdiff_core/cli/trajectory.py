@@ -35,13 +35,16 @@ def add_parser(sub) -> None:
     tr.add_argument("--cells-per-point", type=int, default=100)
     tr.add_argument("--t-start", type=float,
                     help="how far back into the noise schedule (fraction of T, in (0, 1]); default: the method's "
-                         "(gradient 0.6: lower keeps more of the start cells; inversion 1.0)")
+                         "(gradient 0.6: lower keeps more of the start cells; inversion 1.0; manifold 0.4: lower keeps "
+                         "more of the real cells the path walks through)")
     tr.add_argument("--scale", type=float, help="guidance strength (default from the checkpoint)")
     tr.add_argument("--start-cells", default="reference", choices=["reference", "generated"],
                     help="for a label end: real training cells of that state, or generated ones")
     tr.add_argument("--refine", type=int, default=0, help="inversion: extra network calls per inversion step")
     tr.add_argument("--pairing", default="random", choices=["random", "matched"],
                     help="inversion: pair start and end cells at random or one-to-one by similarity")
+    tr.add_argument("--neighbors", type=int, default=15,
+                    help="manifold: k of the neighbour graph of training cells the path walks through")
     tr.add_argument("--condition", action="append", metavar="COL=VALUE", help="hold another column fixed")
     add_sampling(tr, guidance_default=None)
     tr.set_defaults(steps=None)  # None: the method's own number of steps
@@ -76,6 +79,10 @@ def run(a) -> int:
         opts.update(refine=a.refine, pairing=a.pairing)
     elif a.refine or a.pairing != "random":
         raise UsageError("--refine and --pairing belong to --method inversion.")
+    if a.method == "manifold":
+        opts.update(neighbors=a.neighbors)
+    elif a.neighbors != 15:
+        raise UsageError("--neighbors belongs to --method manifold.")
     adata = model.trajectory(a.column, start, end, method=a.method, **opts)
     write_h5ad(adata, a.out)
     print(f"wrote {adata.n_obs} cells ({a.points} points × {a.cells_per_point}, {a.method}) to {a.out}")

@@ -1,6 +1,6 @@
 """Trajectories: continuous paths of generated cells between two cell states or two sets of cells.
 
-Two methods, registered in :data:`METHODS` (the library, ``scdiff trajectory --method`` and the
+Three methods, registered in :data:`METHODS` (the library, ``scdiff trajectory --method`` and the
 app read it):
 
 * ``gradient`` — **Gradient Interpolation** (scDiffusion; :mod:`.gradient`): start cells noised
@@ -8,6 +8,9 @@ app read it):
 * ``inversion`` — **inversion paths** (:mod:`.inversion`): cells of both ends DDIM-inverted to
   noise, the noises joined by slerp, the condition mixed, every point decoded — each intermediate
   is a sample of the model.
+* ``manifold`` — **paths through real cells** (:mod:`.manifold`): each start cell joined to an end
+  cell by the shortest chain of training cells in a neighbour graph; points along the chain
+  lightly noised and re-drawn by the model.
 
 Ends are labels or sets of cells (:mod:`.sets`, :func:`cell_set`). The default method
 (:data:`DEFAULT_METHOD`) was chosen by measurement on paul15 validation cells
@@ -24,6 +27,7 @@ import anndata as ad
 from ..errors import ScdiffError
 from .gradient import gradient_interpolation
 from .inversion import inversion_path, slerp  # noqa: F401
+from .manifold import manifold_path
 from .sets import START_CELLS, CellSet, cell_set, label_vectors  # noqa: F401
 
 
@@ -57,6 +61,12 @@ METHODS: dict[str, TrajectoryMethod] = {
         "Start cells are partly blurred with noise and then re-sharpened while being pushed more and more "
         "towards the end state (scDiffusion's method); intermediates mix both states' features.",
         gradient_interpolation, "classifier", 0.6),
+    "manifold": TrajectoryMethod(
+        "manifold", "Path through real cells",
+        "Each start cell is linked to an end cell by the shortest chain of similar real cells between them; "
+        "points along that chain are lightly blurred and re-drawn by the model, so the path passes through the "
+        "intermediate states that exist in the data.",
+        manifold_path, "free", 0.4),
 }
 
 DEFAULT_METHOD = "inversion"
