@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 PINNED: dict[str, str] = {
-    "paul15": "383416d143253c902b77e3c86e86b24a6e3116474acc0cf74d7c3ab95f525fb8",
-    "pbmc68k": "3c6cc1d6386669d67b9b7d142ed1b7f4f5987e9c875a498e7aed3fa07ea686a6",
+    "paul15": "136ba7fbf9f6177c8b07e2fb66bf40582cd19c6b51a9334973929ad14c9d2891",
+    "pbmc68k": "e13cb30fecac793f6cd666788e15709564f289d28b8a35d2221962a5dd1f4438",
     "pbmc68k_crate": "3864e94097e0e2de59ba22725189980169b6897a892131cf5c6b08e5a58d4b75",
     "pbmc68k_dit": "6d7cc195955d0cc536e13ee827c7264d954361dcab44cdab2907af70b321188f",
 }
