@@ -12,7 +12,7 @@ from scdiff_core.guidance import GUIDANCE  # noqa: E402
 from scdiff_app.bundle import require_model  # noqa: E402
 from scdiff_app.feedback import Progress, run_safely  # noqa: E402
 from scdiff_app.figures.denoising import denoising_figure, noise_figure  # noqa: E402
-from scdiff_app.figures.style import plot_config  # noqa: E402
+from scdiff_app.charts import chart  # noqa: E402
 from scdiff_app.layout import page_columns  # noqa: E402
 
 EXPLAIN = """
@@ -106,7 +106,7 @@ with view:
         st.info("Pick conditions and press **Run denoising**; then press ▶ play under the map.")
         st.markdown(EXPLAIN)
     else:
-        st.plotly_chart(denoising_figure(b, res["movies"], res["title"]), key="d_fig", config=plot_config("denoising_map"))
+        chart(denoising_figure(b, res["movies"], res["title"]), "denoising_map", key="d_fig")
         st.caption("Each dot is one cell's predicted clean state at that step, placed among the training cells "
                    "(grey) by its nearest training cells. Press ▶ play, or drag the slider.")
-        st.plotly_chart(noise_figure(res["movies"][0][1]), key="d_noise", config=plot_config("denoising_noise"))
+        chart(noise_figure(res["movies"][0][1]), "denoising_noise", key="d_noise")

@@ -15,7 +15,7 @@ from scdiff_app.evalrun import headline_caption, headline_scope, run_evaluation 
 from scdiff_app.downloads import safe_filename  # noqa: E402
 from scdiff_app.feedback import run_safely  # noqa: E402
 from scdiff_app.figures.evaluation import METRIC_HELP, evaluation_figure  # noqa: E402
-from scdiff_app.figures.style import plot_config  # noqa: E402
+from scdiff_app.charts import chart  # noqa: E402
 from scdiff_app.results import add_result, make_record, results, results_for  # noqa: E402
 from scdiff_app.uploads import uploaded_cells  # noqa: E402
 
@@ -114,7 +114,7 @@ def report_view(rec: dict, rep) -> None:
                    delta=None if cv is None else f"control {cv:.3f}", delta_color="off", delta_arrow="off",
                    help=METRIC_HELP.get(k, "Share of generated cells whose scored cell-cycle phase is the one asked for."))
     st.caption(headline_caption(scope, phase, label_key, int(g["n"].iloc[0]) if len(g) and "n" in g else None))
-    st.plotly_chart(evaluation_figure(t), key="ev_fig", config=plot_config("evaluation"))
+    chart(evaluation_figure(t), "evaluation", key="ev_fig")
     st.caption("Bars: generated cells (green = close to real, red = far). Grey diamonds: the control row "
                "(real held-out cells vs test), i.e. what real data scores. RF AUROC 0.5 means a random "
                "forest cannot tell generated from real; 1.0 means it always can.")

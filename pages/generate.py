@@ -21,7 +21,8 @@ from scdiff_app.downloads import download_buttons  # noqa: E402
 from scdiff_app.feedback import Progress, run_safely  # noqa: E402
 from scdiff_app.layout import page_columns  # noqa: E402
 from scdiff_app.figures.expression import expression_figure  # noqa: E402
-from scdiff_app.figures.style import plot_config, set_color  # noqa: E402
+from scdiff_app.charts import chart  # noqa: E402
+from scdiff_app.figures.style import set_color  # noqa: E402
 from scdiff_app.figures.umap import (GENE_OPTION, JOINT_HINT, JOINT_NOTE, PROJECTION_NOTE, gene_figure,  # noqa: E402
                                      joint_embedding, panels_figure, umap_figure)
 from scdiff_app.markers import markers_view  # noqa: E402
@@ -187,8 +188,7 @@ def map_view(by_id: dict) -> list[dict]:
     else:
         fig = (gene_map(recs, gene, joint) if gene else None) or umap_figure(b, recs, None if gene else color_by, joint)
     fig.update_layout(dragmode="lasso")  # a drag on the map selects training cells (zoom and pan: the toolbar)
-    event = st.plotly_chart(fig, key="gen_umap", config=plot_config("generate_map"), on_select="rerun",
-                            selection_mode=("lasso", "box", "points"))
+    event = chart(fig, "generate_map", key="gen_umap", on_select="rerun", selection_mode=("lasso", "box", "points"))
     update_selection(kh, event, (tuple(r["id"] for r in recs), gene, view_mode, bool(panels), color_by))
     st.caption(JOINT_NOTE if joint else PROJECTION_NOTE + JOINT_HINT)
     selection_panel(b, kh)
@@ -252,8 +252,7 @@ def expression_view(rec: dict, recs: list[dict], fid: str) -> None:
     if genes:
         others = [r for r in recs if r is not rec][:3]  # the other sets shown on the map, for comparison
         colors = {r["id"]: set_color(i) for i, r in enumerate(recs)}  # as on the map
-        st.plotly_chart(expression_figure([rec] + others, genes, real, real_name, colors), key="gen_expr",
-                        config=plot_config("generate_expression"))
+        chart(expression_figure([rec] + others, genes, real, real_name, colors), "generate_expression", key="gen_expr")
 
 def sets_table(recs_all: list[dict], fid: str) -> None:
     with st.expander(f"All sets of this session ({len(recs_all)})"):

@@ -16,10 +16,10 @@ from scdiff_app.benchfigs import benchmark_caption, benchmark_figures, benchmark
 from scdiff_app.checkpoints import current_checkpoint, find_checkpoints, no_model_message, read_config  # noqa: E402
 from scdiff_app.feedback import run_safely  # noqa: E402
 from scdiff_app.figures.models import counts_figure, training_curves_figure  # noqa: E402
-from scdiff_app.figures.style import plot_config  # noqa: E402
-from scdiff_app.jobs import cancel_job, list_jobs, remove_job, start_training  # noqa: E402
+from scdiff_app.charts import chart  # noqa: E402
+from scdiff_app.jobs import cancel_job, list_jobs, remove_job, running_inputs, start_training  # noqa: E402
 from scdiff_app.settings import user_root  # noqa: E402
-from scdiff_app.uploads import plain_error, save_training_upload  # noqa: E402
+from scdiff_app.uploads import delete_upload, plain_error, save_training_upload, stored_uploads  # noqa: E402
 
 PRESETS = {
     "quick": (["--ae-epochs", "60", "--diffusion-iters", "1500", "--classifier-iters", "400"],
@@ -59,7 +59,7 @@ def card_training(cfg: dict, s: dict) -> None:
     """Cells per condition value, the combinations seen, and the loss curves."""
     st.markdown("**Conditions and training cells per value**")
     for box, col in zip(st.columns(max(1, len(s["conditions"]))), s["conditions"]):
-        box.plotly_chart(counts_figure(cfg, col), key=f"mc_counts_{col}", config=plot_config(f"cells_per_{col}"))
+        chart(counts_figure(cfg, col), f"cells_per_{col}", key=f"mc_counts_{col}", where=box)
     if len(s["conditions"]) > 1:
         st.caption(f"{len(cfg.get('combinations') or [])} of {s['n_combinations']} combinations occur among "
                    f"training cells; the others can still be generated (marked *unseen* on the Generate page).")
@@ -68,7 +68,7 @@ def card_training(cfg: dict, s: dict) -> None:
     if fig is None:
         st.caption("No loss curves recorded.")
     else:
-        st.plotly_chart(fig, key="mc_curves", config=plot_config("training_curves"))
+        chart(fig, "training_curves", key="mc_curves")
 
 def card_benchmarks(ck) -> None:
     st.markdown("**Benchmark figures**")
@@ -178,11 +178,33 @@ def job_card(j: dict, done_seen: set) -> None:
     if j["log_tail"]:
         with st.expander("Log"):
             st.code(j["log_tail"], language=None)
-    if j["status"] != "running" and st.button("Remove from list", key=f"tr_rm_{j['name']}"):
-        remove_job(j["name"])
-        st.rerun()
+    unfinished = j["status"] in ("failed", "cancelled")
+    if j["status"] != "running" and st.button("Remove" + (" and delete its unfinished files" if unfinished else " from list"),
+                                              key=f"tr_rm_{j['name']}",
+                                              help="Forgets the run (record and log). A run that did not finish also "
+                                                   "has its half-trained state deleted; a finished model is kept."):
+        ok, res = run_safely("Removing the run", lambda: remove_job(j["name"]))
+        if ok:
+            st.toast(f"Removed {j['name']}" + (f", freed {res['freed_bytes'] / 1e6:.1f} MB" if res["freed_bytes"] else ""))
+            st.rerun()
+
+def uploads_view() -> None:
+    """The training files kept from earlier uploads, with their size and a delete button each."""
+    files = stored_uploads()
+    if not files:
+        return
+    busy = running_inputs()
+    with st.expander(f"Uploaded training files: {len(files)}, {sum(f['bytes'] for f in files) / 1e6:.1f} MB"):
+        for f in files:
+            c1, c2 = st.columns([4, 1])
+            c1.markdown(f"`{f['name']}` · {f['bytes'] / 1e6:.1f} MB" + (" · in use by a running training" if f["path"] in busy else ""))
+            if c2.button("Delete", key=f"up_del_{f['sha256'][:12]}", disabled=f["path"] in busy):
+                ok, _ = run_safely("Deleting the file", lambda: delete_upload(f["path"], running_inputs()))
+                if ok:
+                    st.rerun()
 
 def jobs_view() -> None:
+    uploads_view()
     jobs = list_jobs()
     if not jobs:
         return

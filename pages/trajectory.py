@@ -15,7 +15,7 @@ from scdiff_app.bundle import require_model  # noqa: E402
 from scdiff_app.downloads import download_buttons  # noqa: E402
 from scdiff_app.feedback import Progress, run_safely  # noqa: E402
 from scdiff_app.layout import page_columns  # noqa: E402
-from scdiff_app.figures.style import plot_config  # noqa: E402
+from scdiff_app.charts import chart  # noqa: E402
 from scdiff_app.figures.trajectory import label_share_figure, trajectory_figure, trend_figure  # noqa: E402
 from scdiff_app.figures.umap import PROJECTION_NOTE, umap_figure  # noqa: E402
 from scdiff_app.results import add_result, make_record, next_number, results_for  # noqa: E402
@@ -151,10 +151,9 @@ def genes_view(rec: dict) -> None:
                            help="Default: the genes whose mean rises most and falls most between λ=0 and λ=1.")
     g1, g2 = st.columns(2)
     if genes:
-        g1.plotly_chart(trend_figure(lam, means, genes), key="traj_trend", config=plot_config("trajectory_genes"))
+        chart(trend_figure(lam, means, genes), "trajectory_genes", key="traj_trend", where=g1)
     p = rec["params"]
-    g2.plotly_chart(label_share_figure(a, p["column"], p["start"], p["end"]), key="traj_share",
-                    config=plot_config("trajectory_labels"))
+    chart(label_share_figure(a, p["column"], p["start"], p["end"]), "trajectory_labels", key="traj_share", where=g2)
 
 def results_view() -> None:
     recs = results_for(b, ("trajectory",))
@@ -162,7 +161,7 @@ def results_view() -> None:
         st.info("Choose two states and a method, and press **Run trajectory**: cells are generated for λ from "
                 "0 (start) to 1 (end), the same cells and noise for every λ, so the path is continuous.")
         fig = umap_figure(b, [], m.conditions[0])
-        st.plotly_chart(fig, key="traj_umap", config=plot_config("trajectory_map"))
+        chart(fig, "trajectory_map", key="traj_umap")
         return
     by_id = {r["id"]: r for r in recs}
     sk = f"t_{kh}_show"
@@ -170,7 +169,7 @@ def results_view() -> None:
         st.session_state[sk] = recs[-1]["id"]
     rid = st.selectbox("Trajectory", list(by_id), persist_state="session", key=sk, format_func=lambda i: by_id[i]["name"])
     rec = by_id[rid]
-    st.plotly_chart(trajectory_figure(b, rec), key="traj_umap", config=plot_config("trajectory_map"))
+    chart(trajectory_figure(b, rec), "trajectory_map", key="traj_umap")
     st.caption("Move the λ slider (or press play) to see the cells at each step; the black line joins the mean "
                "positions per λ, arrows point from start to end. " + PROJECTION_NOTE)
     p = rec["params"]

@@ -15,7 +15,7 @@ from scdiff_core.summaries import matching_cells
 from .bundle import Bundle, held_out
 from .feedback import run_safely
 from .figures.markers import volcano_figure
-from .figures.style import plot_config
+from .charts import chart
 from .results import request_label
 from .selection import selection_key
 
@@ -45,7 +45,7 @@ def _compare(b: Bundle, sets: dict, name_a: str, name_b: str):
 
 def _result_view(res: dict) -> None:
     df = res["df"]
-    st.plotly_chart(volcano_figure(df, res["a"], res["b"]), key="mk_volcano", config=plot_config("markers_volcano"))
+    chart(volcano_figure(df, res["a"], res["b"]), "markers_volcano", key="mk_volcano")
     st.dataframe(df, hide_index=True, width="stretch", height=320, column_config={
         "log2_fold_change": st.column_config.NumberColumn("log2 FC", format="%.2f"),
         "score": st.column_config.NumberColumn(format="%.2f"),

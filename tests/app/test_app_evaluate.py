@@ -21,7 +21,9 @@ def test_evaluate_session_set(env):
     assert {"generated", "control"} <= set(table["set"]) and "all" in set(table["scope"])
     assert "A" in set(table["scope"])
     assert n_charts(at) == 1
-    assert len(at.get("download_button")) == 1
+    data_buttons = [d for d in at.get("download_button") if not d.proto.id.endswith("_pdf") and d.proto.label != "PDF"]
+    assert len(data_buttons) == 1
+    assert any(d.proto.label == "PDF" for d in at.get("download_button"))  # each chart's PDF beside it
 
 
 def test_evaluate_upload_bad_and_good(env):

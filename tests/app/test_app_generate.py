@@ -26,7 +26,9 @@ def test_generate_page(env):
     a = recs[0]["adata"]
     assert a.n_obs == 150 and a.obsm["X_umap_ref"].shape == (150, 2)
     assert {"predicted_cell_type", "predicted_phase"} <= set(a.obs.columns)
-    assert len(at.get("download_button")) == 2
+    data_buttons = [d for d in at.get("download_button") if not d.proto.id.endswith("_pdf") and d.proto.label != "PDF"]
+    assert len(data_buttons) == 2
+    assert any(d.proto.label == "PDF" for d in at.get("download_button"))  # each chart's PDF beside it
     assert "projected" in texts(at.caption)
     assert any("predicted = requested" in str(df.value.columns.tolist()) for df in at.dataframe)
 

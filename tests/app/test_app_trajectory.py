@@ -27,7 +27,9 @@ def test_trajectory_page(env):
     a = rec["adata"]
     assert sorted(set(np.round(a.obs["lambda"], 3))) == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert len(by_label(at.multiselect, "Genes").value) > 0
-    assert len(at.get("download_button")) == 2
+    data_buttons = [d for d in at.get("download_button") if not d.proto.id.endswith("_pdf") and d.proto.label != "PDF"]
+    assert len(data_buttons) == 2
+    assert any(d.proto.label == "PDF" for d in at.get("download_button"))  # each chart's PDF beside it
 
 
 def test_trajectory_absurd_size_and_same_states(env):
