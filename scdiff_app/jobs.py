@@ -190,10 +190,35 @@ def cancel_job(name: str) -> None:
         pass
 
 
-def remove_job(name: str) -> None:
-    for suf in (".json", ".log"):
+def remove_job(name: str) -> dict:
+    """Forget a finished, failed or cancelled run: its record, log and progress file, and — when the run
+    did not finish — the folder it was writing (its resumable ``.train_state`` can be tens of MB).
+
+    A folder holding a finished checkpoint (``config.json``) is never deleted here, nor anything outside
+    the user's models folder. Returns ``{"freed_bytes": …}``.
+    """
+    import shutil
+
+    rec = _read_job(name) or {}
+    if rec.get("pid") and _status(rec) == "running":
+        raise RuntimeError(f"{name} is still running; cancel it first.")
+    freed = 0
+    out = Path(rec.get("out", "")) if rec.get("out") else None
+    root = user_root().resolve()
+    if out is not None and out.is_dir() and not (out / "config.json").exists() and root in out.resolve().parents:
+        freed += sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+        shutil.rmtree(out, ignore_errors=True)
+    for suf in (".json", ".log", ".progress.json"):
+        p = jobs_dir() / f"{name}{suf}"
         try:
-            (jobs_dir() / f"{name}{suf}").unlink()
+            freed += p.stat().st_size
+            p.unlink()
         except OSError:
             pass
     _live_jobs().pop(name, None)
+    return {"freed_bytes": freed}
+
+
+def running_inputs() -> set[str]:
+    """Data files of the runs still going (their uploads must not be deleted)."""
+    return {str(j["data"]) for j in list_jobs() if j["status"] == "running"}

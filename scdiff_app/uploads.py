@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import time
+from pathlib import Path
 
 from scdiff_core.errors import DataError
 from scdiff_core.metrics.phases import usable_phase_genes
@@ -61,15 +62,59 @@ def save_training_upload(uploaded) -> dict:
             f.write(uploaded.getvalue())
         info = describe_training_data(tmp)  # refused: nothing is kept
         uploads_dir().mkdir(parents=True, exist_ok=True)
-        dest = uploads_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}{suffix}"
-        part = dest.with_name(f".{dest.name}.part")
-        shutil.copyfile(tmp, part)
-        os.replace(part, dest)
+        digest = _sha256(tmp)
+        dest = next((p for p in stored_uploads() if p["sha256"] == digest), None)  # the same file again: reuse it
+        dest = Path(dest["path"]) if dest else uploads_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}{suffix}"
+        if not dest.exists():
+            part = dest.with_name(f".{dest.name}.part")
+            shutil.copyfile(tmp, part)
+            os.replace(part, dest)
+            _write_digest(dest, digest)
     finally:
         os.unlink(tmp)
     genes = a.raw.var_names if info["use_raw"] and a.raw is not None else a.var_names
     _, why_not = usable_phase_genes([str(g) for g in genes])
     return {**info, "path": str(dest), "stem": stem, "phase_scorable": why_not is None, "phase_why_not": why_not}
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_digest(dest: Path, digest: str) -> None:
+    dest.with_name(f".{dest.name}.sha256").write_text(digest)
+
+
+def stored_uploads() -> list[dict]:
+    """The training files kept in the uploads folder: ``path``, ``name``, ``bytes``, ``sha256``, newest first."""
+    out = []
+    d = uploads_dir()
+    for p in sorted(d.glob("*.h5ad*"), key=lambda q: q.stat().st_mtime, reverse=True) if d.is_dir() else []:
+        if p.name.startswith(".") or not p.is_file():
+            continue
+        side = p.with_name(f".{p.name}.sha256")
+        digest = side.read_text().strip() if side.exists() else _sha256(p)
+        if not side.exists():
+            _write_digest(p, digest)
+        out.append({"path": str(p), "name": p.name, "bytes": p.stat().st_size, "sha256": digest})
+    return out
+
+
+def delete_upload(path: str, in_use: set[str]) -> None:
+    """Delete one stored upload (and its digest), unless a running training reads it."""
+    p = Path(path)
+    if str(p) in in_use:
+        raise DataError(f"{p.name} is being read by a training run; wait for it to end or cancel it first.")
+    if p.parent.resolve() != uploads_dir().resolve():
+        raise DataError("Only files in the uploads folder can be deleted here.")
+    p.unlink(missing_ok=True)
+    p.with_name(f".{p.name}.sha256").unlink(missing_ok=True)
 
 
 def plain_error(message: str) -> str:

@@ -96,3 +96,52 @@ def test_plain_error_names_no_cli_flag():
     msg = plain_error("Use a matrix with more genes (e.g. --use-raw), or choose another matrix with --layer / "
                       "--use-raw; --layer counts; --use-raw (use_raw=True) if adata.raw holds it")
     assert "--" not in msg and "the .raw matrix" in msg and "the 'counts' layer" in msg
+
+
+class _Upload:
+    """What Streamlit's file uploader hands a page: a name, a size and the bytes."""
+
+    def __init__(self, name: str, data: bytes):
+        self.name, self._data, self.size = name, data, len(data)
+
+    def getvalue(self) -> bytes:
+        return self._data
+
+
+def test_uploads_are_kept_once_and_can_be_deleted(env):
+    import pytest
+
+    from scdiff_app.uploads import delete_upload, save_training_upload, stored_uploads
+    from scdiff_core.errors import DataError
+
+    data = env["data"].read_bytes()
+    a = save_training_upload(_Upload("mydata.h5ad", data))
+    b = save_training_upload(_Upload("mydata.h5ad", data))  # the same file again: no second copy
+    assert a["path"] == b["path"] and len(stored_uploads()) == 1
+    c = save_training_upload(_Upload("other.h5ad", data + b""))  # same bytes under another name: still one
+    assert c["path"] == a["path"]
+    with pytest.raises(DataError, match="being read"):
+        delete_upload(a["path"], {a["path"]})
+    delete_upload(a["path"], set())
+    assert stored_uploads() == [] and not list((env["user"] / ".uploads").iterdir())
+
+
+def test_removing_an_unfinished_run_deletes_its_half_trained_state(env):
+    from scdiff_app.jobs import _write_job, list_jobs, remove_job
+    from scdiff_app.settings import jobs_dir
+
+    jobs_dir().mkdir(parents=True)
+    half = env["user"] / "halfdone"
+    (half / ".train_state").mkdir(parents=True)
+    (half / ".train_state" / "state.safetensors").write_bytes(b"\0" * 5000)
+    done = env["user"] / "finished"
+    done.mkdir()
+    (done / "config.json").write_text("{}")
+    for name, out in (("halfdone", half), ("finished", done)):
+        _write_job({"name": name, "pid": 2 ** 22 + 7, "out": str(out), "log": "", "data": "x", "conditions": ["c"],
+                    "command": "", "started": time.time(), "returncode": 1, "cancelled": name == "halfdone"})
+    assert {j["name"]: j["status"] for j in list_jobs()}["halfdone"] == "cancelled"
+    assert remove_job("halfdone")["freed_bytes"] >= 5000 and not half.exists()
+    remove_job("finished")
+    assert (done / "config.json").exists()  # a finished model is never deleted from here
+    assert list_jobs() == []
