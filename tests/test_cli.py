@@ -24,8 +24,18 @@ def test_generate_info_trajectory(tiny_model_dir, tmp_path, capsys):
     assert rc == 0
     a = ad.read_h5ad(out)
     assert a.n_obs == 25 and "counts" in a.layers and a.uns["scdiff"]["scales"]["cell_type"] == 2.0
+    capsys.readouterr()
     assert main(["info", str(tiny_model_dir)]) == 0
-    assert "cell_type" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "cell_type" in out
+    # the counts printed as "training cells" are the training split's, value by value
+    from scdiff_core.model import SCDiffModel
+
+    m = SCDiffModel.load(tiny_model_dir)
+    train = m.config["split"]["train"]
+    line = next(ln for ln in out.splitlines() if ln.startswith("condition cell_type (training cells)"))
+    shown = sum(int(x.split("(")[1].rstrip(")")) for x in line.split(": ", 1)[1].split(", "))
+    assert shown == len(train)
     tout = tmp_path / "t.h5ad"
     assert main(["trajectory", "--checkpoint", str(tiny_model_dir), "--column", "cell_type", "--from", "A", "--to", "C",
                  "--points", "3", "--cells-per-point", "5", "--out", str(tout)]) == 0

@@ -35,9 +35,13 @@ def run(a) -> int:
     print(f"trained by: {c.get('command') or '(not recorded)'}{took}")
     import numpy as np
 
-    for col in model.conditions:  # counts among the training cells (the stored reference), else over all cells
+    from ..summaries import training_count
+
+    for col in model.conditions:  # counts among the training cells (all of them, not the map's sample)
         codes = model.reference.get(f"label_{col}")
-        if codes is not None:
+        if c.get("combination_counts") is not None:
+            items, scope = [f"{v} ({training_count(model, {col: v})})" for v in model.vocab[col]], "training cells"
+        elif codes is not None and len(codes) == len(c["split"]["train"]):  # older: the map holds every cell
             n = np.bincount(np.asarray(codes, dtype=np.int64), minlength=len(model.vocab[col]))
             items, scope = [f"{v} ({k})" for v, k in zip(model.vocab[col], n)], "training cells"
         else:
