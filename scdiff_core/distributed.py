@@ -118,8 +118,11 @@ class Dist:
             return module
         from torch.nn.parallel import DistributedDataParallel
 
+        from .backbones.per_label import PerLabel
+
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(module, device_ids=ids)
+        # one network per label: a batch on one rank may hold no cell of some label, leaving its network unused
+        return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=isinstance(module, PerLabel))
 
     def shard(self, x: torch.Tensor) -> torch.Tensor:
         """This rank's rows of a global batch (near-equal consecutive slices; all of it at world size 1)."""

@@ -162,6 +162,9 @@ class TrainConfig:
         V.small_tree(hp, "backbone_hparams", MAX_WIDTH, MAX_LAYERS)
         if self.backbone in BACKBONES:
             params = set(inspect.signature(BACKBONES[self.backbone].__init__).parameters) - {"self", "dim", "n_classes"}
+            params.add("per_label")  # any backbone, one network per value of the first column (backbones/per_label.py)
+            if not isinstance(hp.get("per_label", False), bool):
+                raise ScdiffError(f"backbone_hparams.per_label must be true or false, got {hp['per_label']!r}.")
             unknown = sorted(set(hp) - params)
             if unknown:
                 raise ScdiffError(f"backbone_hparams has {V.listing(unknown)}, which the {self.backbone} backbone does "

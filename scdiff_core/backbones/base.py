@@ -30,13 +30,19 @@ def register(name: str) -> Callable[[type["Backbone"]], type["Backbone"]]:
 
 
 def build_backbone(name: str, dim: int, n_classes: Sequence[int], **hparams) -> "Backbone":
-    """Build a registered backbone by name (``mlp``, ``dit``, ``crate``)."""
+    """Build a registered backbone by name (``mlp``, ``dit``, ``crate``); ``per_label=True`` among the
+    hyper-parameters builds one of them per value of the first condition column (:mod:`.per_label`)."""
     if name not in BACKBONES:
         from ..errors import ScdiffError
 
         raise ScdiffError(
             f"Unknown backbone {name!r}. Choose one of: {', '.join(sorted(BACKBONES))}."
         )
+    if hparams.get("per_label"):  # one network per value of the first column (scRDiT); per_label.py
+        from .per_label import PerLabel
+
+        return PerLabel(name, dim, list(n_classes), **{k: v for k, v in hparams.items() if k != "per_label"})
+    hparams.pop("per_label", None)
     return BACKBONES[name](dim=dim, n_classes=list(n_classes), **hparams)
 
 

@@ -36,6 +36,9 @@ def add_parser(sub) -> None:
     t.add_argument("--paul15-path", help="local copy of paul15 (.h5ad or .h5ad.gz) instead of downloading")
     t.add_argument("--backbone", default=default("backbone"), choices=sorted(BACKBONES),
                    help="denoising network (" + choices_help(BACKBONES) + ")")
+    t.add_argument("--per-label", action="store_true",
+                   help="one denoiser per value of the first condition column (as scRDiT trains one model per cell "
+                        "type), plus a shared one for 'any' and classifier-free guidance")
     t.add_argument("--space", default=default("space"), choices=list(SPACES),
                    help="diffuse in the autoencoder's latent space or directly on the gene vector")
     t.add_argument("--split", type=split_arg, default=default("split"), metavar="TRAIN,VAL,TEST",
@@ -89,6 +92,9 @@ def _config(a):
             overrides = V.read_json(a.config, f"--config file {a.config}")
         V.json_object(overrides, "--config")
         cfg = TrainConfig.from_dict({**cfg.to_dict(), **overrides})
+    if a.per_label:
+        cfg.backbone_hparams = {**cfg.backbone_hparams, "per_label": True}
+        cfg.validate()
     if a.exclude:
         cfg.exclude = [kv_pairs(x.split(","), "--exclude") for x in a.exclude]
     if a.encoder_init:
