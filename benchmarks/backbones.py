@@ -48,7 +48,8 @@ def iteration_time(name: str, dim: int, n_classes, hp: dict, batch: int = 256, r
     return (time.perf_counter() - t0) / reps
 
 
-def run_one(dataset, backbone, space, iters, out_dir, ae_from, seed=0, wall_iters=None, existing=None):
+def run_one(dataset, backbone, space, iters, out_dir, ae_from, seed=0, wall_iters=None, existing=None,
+            split_seed=None, result_name=None):
     import torch
 
     from benchmarks.quality import run as quality
@@ -69,7 +70,7 @@ def run_one(dataset, backbone, space, iters, out_dir, ae_from, seed=0, wall_iter
         else:
             hp = dict(TRANSFORMER, patch_size=GENE_PATCH if space == "gene" else 2)
         n_iter = wall_iters or iters
-        cfg = TrainConfig(seed=seed, backbone=backbone, space=space, backbone_hparams=hp, diffusion_iters=n_iter,
+        cfg = TrainConfig(seed=seed, split_seed=split_seed, backbone=backbone, space=space, backbone_hparams=hp, diffusion_iters=n_iter,
                           autoencoder_from=str(ae_from) if (space == "latent" and ae_from) else None, threads=2,
                           ae_epochs=300 if dataset == "pbmc68k" else 200)
         out = out_dir / name
@@ -100,7 +101,7 @@ def run_one(dataset, backbone, space, iters, out_dir, ae_from, seed=0, wall_iter
         m.generate({col: top}, 1000, sampler="ddpm", steps=1000)
         row["ddpm1000_1000_cells_s"] = time.perf_counter() - t0
         row["ddpm1000_estimated"] = False
-    q = quality(str(out), "free", baseline=False, name=f"backbones_{name}")
+    q = quality(str(out), "free", baseline=False, name=result_name or f"backbones_{name}")
     row["report"] = q["report"]
     print({k: v for k, v in row.items() if k not in ("report", "hparams")}, flush=True)
     torch.set_num_threads(2)
