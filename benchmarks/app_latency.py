@@ -148,7 +148,8 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     users = tempfile.mkdtemp(prefix="scdiff-bench-models-")
-    env = dict(os.environ, SCDIFF_MODELS=users, SCDIFF_APP_THREADS=str(a.threads))
+    env = dict(os.environ, SCDIFF_MODELS=users, SCDIFF_APP_THREADS=str(a.threads),
+               SCDIFF_SESSIONS=str(Path(users) / ".sessions"))
     if a.checkpoints:
         env["SCDIFF_CHECKPOINTS"] = str(Path(a.checkpoints).resolve())
     ck_root = Path(env.get("SCDIFF_CHECKPOINTS") or ROOT / "checkpoints")

@@ -16,7 +16,7 @@ from scdiff_app.downloads import safe_filename  # noqa: E402
 from scdiff_app.feedback import run_safely  # noqa: E402
 from scdiff_app.figures.evaluation import METRIC_HELP, evaluation_figure  # noqa: E402
 from scdiff_app.charts import chart  # noqa: E402
-from scdiff_app.results import add_result, make_record, results, results_for  # noqa: E402
+from scdiff_app.results import add_result, keep_reports, make_record, results, results_for  # noqa: E402
 from scdiff_app.uploads import uploaded_cells  # noqa: E402
 
 st.title("Evaluate generated cells")
@@ -96,6 +96,7 @@ def evaluate_controls(rec: dict):
         ok, rep = run_safely("Evaluation", lambda: run_evaluation(b, rec["adata"], only, per_label))
         if ok:
             rec.setdefault("reports", {})[sig] = rep
+            keep_reports(rec)
     reports = rec.get("reports") or {}
     return reports.get(sig) or next(iter(reports.values()), None)
 

@@ -26,7 +26,8 @@ from scdiff_app.figures.style import set_color  # noqa: E402
 from scdiff_app.figures.umap import (GENE_OPTION, JOINT_HINT, JOINT_NOTE, PROJECTION_NOTE, gene_figure,  # noqa: E402
                                      joint_embedding, panels_figure, umap_figure)
 from scdiff_app.markers import markers_view  # noqa: E402
-from scdiff_app.results import add_result, make_record, next_number, results, results_for, set_name  # noqa: E402
+from scdiff_app.results import (add_result, make_record, next_number, remove_result, results, results_for,  # noqa: E402
+                                set_name)
 from scdiff_app.selection import GENERATE_NOW, selection_panel, update_selection  # noqa: E402
 from scdiff_app.settings import LOG, MAX_APP_CELLS  # noqa: E402
 from scdiff_app.trust import combinations_expander, status_message, status_of, verdict_view  # noqa: E402
@@ -265,7 +266,7 @@ def sets_table(recs_all: list[dict], fid: str) -> None:
                 for r in recs_all]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
         if st.button("Remove the selected summary set", key="gen_remove"):
-            results().pop(fid, None)
+            remove_result(fid)
             st.rerun()
 
 @st.fragment

@@ -39,6 +39,9 @@ def app_frame():
     settings and the model picker; returns the page to run (``st.navigation``'s choice)."""
     st.set_page_config(page_title="scdiff: single-cell diffusion", page_icon=":material/scatter_plot:",
                        layout="wide")
+    from .sessionstore import token
+
+    token()  # this session's results folder (URL parameter s): a reload brings its results back
     pages = app_pages()
     nav = st.navigation(pages, position="hidden")
     with st.sidebar:

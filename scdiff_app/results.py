@@ -1,4 +1,5 @@
-"""This browser session's results: generated sets, trajectories and uploads, as records.
+"""This browser session's results: generated sets, trajectories and uploads, as records, kept in
+``st.session_state`` and on disk (:mod:`.sessionstore`: a reload of the page brings them back).
 
 A record is a dict: ``id``, ``kind`` ('generate', 'trajectory' or 'upload'), ``name``, ``ckpt``
 (the bundle key it belongs to), ``adata`` (cells with reference-map positions and predicted
@@ -14,6 +15,7 @@ import streamlit as st
 
 from scdiff_core.common import ANY
 
+from . import sessionstore
 from .bundle import Bundle
 from .settings import MAX_SESSION_CELLS, MAX_SETS
 
@@ -42,9 +44,22 @@ def add_result(rec: dict) -> None:
     while len(res) > 1 and too_much():
         k = next(iter(res))
         dropped.append(res.pop(k)["name"])
+        sessionstore.forget(k)
+    sessionstore.save(rec)  # kept on disk too: a reload brings it back (sessionstore)
     if dropped:
         st.toast(f"Dropped the oldest result(s) to keep this session's memory bounded "
                  f"({MAX_SETS} results / {MAX_SESSION_CELLS:,} cells at most): {', '.join(dropped)}")
+
+
+def remove_result(rid: str) -> None:
+    """Drop one result from the session (and from its folder on disk)."""
+    results().pop(rid, None)
+    sessionstore.forget(rid)
+
+
+def keep_reports(rec: dict) -> None:
+    """Store a result again after an evaluation report was added to it."""
+    sessionstore.save(rec)
 
 
 def results_for(bundle: Bundle, kinds: tuple[str, ...]) -> list[dict]:

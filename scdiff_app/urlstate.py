@@ -83,8 +83,12 @@ def restore(page: str, fields: Sequence[Field]) -> int:
 
 def write(fields: Sequence[Field]) -> None:
     """Make the URL hold the picked model and the fields' current values (only those the session has)."""
+    from .sessionstore import TOKEN
+
     model = model_name()
     params = {MODEL: model} if model else {}
+    if st.session_state.get("_session_token"):  # the session's results (sessionstore) stay in the link
+        params[TOKEN] = st.session_state["_session_token"]
     for f in fields:
         if f.key in st.session_state and st.session_state[f.key] is not None:
             params[f.name] = f.format(st.session_state[f.key])

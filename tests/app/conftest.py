@@ -35,5 +35,6 @@ def env(app_dirs, monkeypatch, tmp_path):
     user.mkdir()
     monkeypatch.setenv("SCDIFF_CHECKPOINTS", str(app_dirs["checkpoints"]))
     monkeypatch.setenv("SCDIFF_MODELS", str(user))
+    monkeypatch.setenv("SCDIFF_SESSIONS", str(tmp_path / "sessions"))  # results kept on disk: per test
     monkeypatch.setenv("SCDIFF_APP_WARM_UMAP", "0")
     return {**app_dirs, "user": user}

@@ -55,7 +55,8 @@ def server(tiny_model_dir, tmp_path):
     port = _free_port()
     users = tmp_path / "models"
     users.mkdir()
-    env = dict(os.environ, SCDIFF_CHECKPOINTS=str(Path(tiny_model_dir).parent), SCDIFF_MODELS=str(users))
+    env = dict(os.environ, SCDIFF_CHECKPOINTS=str(Path(tiny_model_dir).parent), SCDIFF_MODELS=str(users),
+               SCDIFF_SESSIONS=str(tmp_path / "sessions"))
     log = open(tmp_path / "streamlit.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1"],

@@ -51,3 +51,39 @@ def test_checkpoint_failing_its_hash_check(env, monkeypatch, tmp_path):
     assert "Pick another model" in texts(at.info)
     at.switch_page("pages/models.py").run()  # the card still shows (config.json is readable)
     assert not at.exception and at.dataframe[0].value["model"].tolist() == ["broken"]
+
+
+def test_results_come_back_after_a_reload(env):
+    """A reload is a new session: the token in the URL (s=…) brings the session's results back from disk,
+    the evaluation report with them; a link without a token, or with an unknown one, starts empty."""
+    from streamlit.testing.v1 import AppTest
+
+    from apptest_helpers import APP
+
+    at = new_app()
+    generate(at, "A", "S", n=40)
+    ok(at)
+    token = at.query_params["s"][0] if isinstance(at.query_params["s"], list) else at.query_params["s"]
+    made = dict(at.session_state["results"])
+    assert len(made) == 1 and (env["user"].parent / "sessions" / token).is_dir()
+    at.switch_page("pages/evaluate.py").run()
+    at.button(key="ev_go").click().run()
+    ok(at)
+
+    again = AppTest.from_file(APP, default_timeout=120)
+    again.query_params["s"] = token  # what the reloaded page's URL still holds
+    again.run()
+    ok(again)
+    back = again.session_state["results"]
+    assert list(back) == list(made)
+    rec = next(iter(back.values()))
+    assert rec["name"] == next(iter(made.values()))["name"] and rec["adata"].n_obs == 40
+    assert rec.get("reports")  # the evaluation came back too
+    assert len(by_label(again.multiselect, "Generated sets shown").options) == 1
+
+    for t in (None, "unknown-token-123"):
+        fresh = AppTest.from_file(APP, default_timeout=120)
+        if t:
+            fresh.query_params["s"] = t
+        fresh.run()
+        assert not fresh.session_state["results"] if "results" in fresh.session_state else True
