@@ -7,10 +7,12 @@ import streamlit as st
 from ..bundle import Bundle
 from .style import SET_SYMBOLS, palette, set_color, umap_layout
 
-PROJECTION_NOTE = ("Generated cells are **projected** onto the stored reference UMAP of the training cells, "
-                   "not re-embedded: each is placed at the distance-weighted mean position of its 10 nearest "
-                   "training cells in PCA space (PCA fitted on training cells). This is fast and stable, but it "
-                   "can only place a cell *near* real cells.")
+PROJECTION_NOTE = ("Generated cells are **placed** on the stored reference UMAP of the training cells as UMAP's "
+                   "own *transform* places new cells, not re-embedded: each starts at the mean position of its 15 "
+                   "nearest training cells in PCA space (PCA fitted on training cells) and is then pulled towards "
+                   "them and pushed from others on the fixed map, so a cell that resembles one cluster more ends "
+                   "there rather than in the empty space between clusters. Fast and stable, but it can only "
+                   "place a cell *near* real cells.")
 JOINT_HINT = " Choose **joint re-embedding** above for the honest view."
 JOINT_NOTE = ("Joint re-embedding: UMAP refitted on the training cells together with the shown generated "
               "cells (same PCA). Takes a few seconds; coordinates differ from the stored reference map.")
@@ -78,7 +80,7 @@ def umap_figure(bundle: Bundle, recs: list[dict], color_by: str | None, joint: d
     for i, r in enumerate(recs):
         fig.add_trace(generated_trace(r, i, joint["new"][r["id"]] if joint else None))
     title = ("Joint re-embedding: UMAP refitted on training + generated cells" if joint else
-             "Reference UMAP of the training cells; generated cells projected (10 nearest neighbours in PCA space)")
+             "Reference UMAP of the training cells; generated cells placed as UMAP's transform does (15 nearest in PCA space)")
     umap_layout(fig, title)
     return fig
 
