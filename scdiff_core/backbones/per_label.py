@@ -18,10 +18,12 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .base import Backbone
+
 PER_LABEL = "per_label"
 
 
-class PerLabel(nn.Module):
+class PerLabel(Backbone):
     """``n_classes[0] + 1`` networks of backbone ``name``; row i goes to network ``cond[i, 0]``.
 
     Parameters
@@ -32,14 +34,14 @@ class PerLabel(nn.Module):
     """
 
     def __init__(self, name: str, dim: int, n_classes: Sequence[int], **hparams):
-        super().__init__()
+        super().__init__(int(dim), list(n_classes))
         from .base import build_backbone
 
         if not n_classes:
             from ..errors import ScdiffError
 
             raise ScdiffError("One model per label needs a condition column to split on; give --conditions.")
-        self.name, self.dim, self.n_classes = name, int(dim), list(n_classes)
+        self.name = name  # the inner backbone's: checkpoints record it with per_label in the hparams
         self.nets = nn.ModuleList(build_backbone(name, dim, self.n_classes[1:], **hparams)
                                   for _ in range(self.n_classes[0] + 1))  # one per label, the last for "any"
         self._hparams = {**self.nets[0].hparams, PER_LABEL: True}
@@ -55,13 +57,3 @@ class PerLabel(nn.Module):
             rows = torch.nonzero(lab == k).squeeze(1)  # (n_k,)
             out[rows] = self.nets[k](x[rows], t[rows], None if rest is None else rest[rows])
         return out
-
-    def null_condition(self, n: int, device=None) -> torch.Tensor:
-        return torch.tensor(self.n_classes, dtype=torch.long, device=device).expand(n, -1).clone()
-
-    @property
-    def hparams(self) -> dict:
-        return dict(self._hparams)
-
-    def n_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
