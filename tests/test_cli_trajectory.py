@@ -39,7 +39,7 @@ def test_trajectory_methods_and_cell_files(tiny_model_dir, tiny_model, tmp_path,
                  "--from-cells", str(ids), "--to", "C", "--points", "3", "--cells-per-point", "4", "--neighbors", "8",
                  "--out", str(out4)]) == 0
     m = ad.read_h5ad(out4).uns["scdiff"]
-    assert m["method"] == "manifold" and m["neighbors"] == 8 and m["t_start"] == 0.4
+    assert m["method"] == "manifold" and m["neighbors"] == 8 and m["t_start"] == 0.3
 
 
 @pytest.mark.parametrize("extra,msg", [

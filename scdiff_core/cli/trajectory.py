@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
     tr.add_argument("--cells-per-point", type=int, default=100)
     tr.add_argument("--t-start", type=float,
                     help="how far back into the noise schedule (fraction of T, in (0, 1]); default: the method's "
-                         "(gradient 0.6: lower keeps more of the start cells; inversion 1.0; manifold 0.4: lower keeps "
+                         "(gradient 0.6: lower keeps more of the start cells; inversion 1.0; manifold 0.3: lower keeps "
                          "more of the real cells the path walks through)")
     tr.add_argument("--scale", type=float, help="guidance strength (default from the checkpoint)")
     tr.add_argument("--start-cells", default="reference", choices=["reference", "generated"],

@@ -123,7 +123,7 @@ def along(line: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
 
 
 def manifold_path(model, column: str, start: Endpoint, end: Endpoint, *, n_points: int = 10,
-                  cells_per_point: int = 100, t_start: float = 0.4, scale: float | None = None,
+                  cells_per_point: int = 100, t_start: float = 0.3, scale: float | None = None,
                   guidance: str = "free", start_cells: str = "reference", sampler: str = "ddim", steps: int = 50,
                   eta: float = 0.0, neighbors: int = 15, fixed: Mapping[str, str | None] | None = None,
                   seed: int = 0, progress: ProgressFn | None = None) -> ad.AnnData:
