@@ -10,16 +10,27 @@ def held(tiny_model):
     return HeldOut(tiny_model)
 
 
-def test_calibration_picks_the_strength_closest_to_real_fidelity(tiny_model, held):
-    from scdiff_core.calibration import calibrate_guidance
+def test_crossing_interpolates_between_the_grid_points_around_the_target():
+    from scdiff_core.calibration import crossing
+
+    f = {0.5: 0.34, 1.0: 0.672, 1.25: 0.768, 2.0: 0.89}  # paul15's cluster column, measured
+    assert crossing(f, 0.7256) == pytest.approx(1.0 + (0.7256 - 0.672) / (0.768 - 0.672) * 0.25, abs=1e-3)
+    assert crossing(f, 0.2) == 0.5 and crossing(f, 0.95) == 2.0  # never reached: the closest grid point
+    assert crossing({1.0: 0.5, 2.0: 0.7, 3.0: 0.6, 4.0: 0.8}, 0.65) == pytest.approx(1.75)  # the first crossing
+    assert crossing({1.0: 0.6, 2.0: 0.6}, 0.6) == 1.0  # flat at the target: the weaker
+    assert crossing({1.0: float("nan"), 2.0: 0.7}, 0.5) == 2.0
+
+
+def test_calibration_picks_the_strength_where_fidelity_meets_real_fidelity(tiny_model, held):
+    from scdiff_core.calibration import calibrate_guidance, crossing
 
     cal = calibrate_guidance(tiny_model, held.train, held.val, modes=("free",), grid=(0.5, 2.0, 5.0), n_max=90)
     assert set(cal["free"]) == set(tiny_model.conditions)
     for col in tiny_model.conditions:
         rep = cal["report"]["free"][col]
         assert set(rep["fidelity"]) == {0.5, 2.0, 5.0}
-        gaps = {s: abs(f - rep["control"]) for s, f in rep["fidelity"].items()}
-        assert cal["free"][col] == min(gaps, key=lambda s: (gaps[s], s))
+        assert cal["free"][col] == crossing(rep["fidelity"], rep["control"])
+        assert 0.5 <= cal["free"][col] <= 5.0
         assert 0 <= rep["control"] <= 1
     # stronger guidance on the cell type makes the cells look more like the type asked for
     f = cal["report"]["free"]["cell_type"]["fidelity"]
