@@ -29,7 +29,7 @@ def test_generate_page(env):
     data_buttons = [d for d in at.get("download_button") if not d.proto.id.endswith("_pdf") and d.proto.label != "PDF"]
     assert len(data_buttons) == 2
     assert any(d.proto.label == "PDF" for d in at.get("download_button"))  # each chart's PDF beside it
-    assert "projected" in texts(at.caption)
+    assert "placed" in texts(at.caption) and "transform" in texts(at.caption)  # how the map places generated cells
     assert any("predicted = requested" in str(df.value.columns.tolist()) for df in at.dataframe)
 
     # a second set, classifier guidance: both kept and overlaid
