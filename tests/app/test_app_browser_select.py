@@ -83,6 +83,9 @@ def test_box_and_lasso_select_on_the_map(server, browser, tmp_path, width):
     page.get_by_text("Selection S3").wait_for(timeout=60_000)
     _no_error(page)
     page.screenshot(path=str(shots / f"select_lasso_{width}.png"), full_page=True)
+    page.get_by_role("button", name="Generate more like these").click()  # the lasso drives generation too
+    page.wait_for_function(HAS_TRACE, arg="#4 ", timeout=90_000)
+    _no_error(page)
 
     # marker genes of the newest set against the real cells of its labels, then side-by-side panels
     page.get_by_role("button", name="Compare A with B").click()

@@ -102,6 +102,17 @@ def test_settings_survive_page_switch_and_reload(server, browser):  # noqa: F811
     assert page.get_by_role("radio", name="classifier", exact=True).is_checked()
     _no_error(page)
 
+    # a reload (the same URL, a new session): the settings and the session's generated set come back
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_function(HAS_TRACE, arg="#1 ", timeout=90_000)
+    page.wait_for_function("() => location.search.includes('s=')", timeout=30_000)
+    page.reload()
+    page.get_by_role("button", name="Generate").wait_for(timeout=60_000)
+    page.wait_for_function(HAS_TRACE, arg="#1 ", timeout=60_000)
+    assert "B" in _select_text(page, "cell_type") and page.get_by_role("spinbutton", name="Cells", exact=True).input_value() == "300"
+    _no_error(page)
+    gen_url = page.url
+
     fresh = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()  # the shared link
     fresh.goto(gen_url)
     fresh.get_by_role("button", name="Generate").wait_for(timeout=60_000)
@@ -141,4 +152,32 @@ def test_narrow_layout_has_no_overlaps(server, browser, tmp_path):  # noqa: F811
     assert page.evaluate(SLIDER_CLEAR) is True
     assert page.evaluate(OVERLAPS) == []
     assert page.evaluate(BROKEN_WORDS) == []
+    _no_error(page)
+
+
+def test_denoising_view_and_evaluate_headline(server, browser, tmp_path):  # noqa: F811
+    """The teaching view plays frames of the denoising on the map; Evaluate's headline cards show the row of
+    the label and the phase a two-condition set was generated for, each with its control."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(server + "/denoising")
+    page.get_by_role("button", name="Run denoising").wait_for(timeout=90_000)
+    page.get_by_role("button", name="Run denoising").click()
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                           ".some(e => (e._transitionData && e._transitionData._frames || []).length > 2)",
+                           timeout=120_000)
+    page.locator(".updatemenu-button").first.wait_for(timeout=30_000)  # play / pause
+    page.screenshot(path=str(tmp_path / "denoising.png"))
+    _no_error(page)
+
+    page.goto(server + "/?cell_type=B&phase=G2M&n=150&steps=20")
+    page.get_by_role("button", name="Generate").wait_for(timeout=90_000)
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_function(HAS_TRACE, arg="#1 ", timeout=90_000)
+    page.get_by_role("link", name="Evaluate").click()
+    page.get_by_role("button", name="Evaluate").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Evaluate").click()
+    page.get_by_text("Phase fidelity (G2M)").wait_for(timeout=120_000)
+    page.get_by_text("row (the cell_type this set was generated for)").wait_for(timeout=30_000)
+    assert page.locator('[data-testid="stMetric"]').filter(has_text="control").count() >= 3
+    page.screenshot(path=str(tmp_path / "evaluate.png"), full_page=True)
     _no_error(page)
