@@ -271,6 +271,8 @@ def sets_table(recs_all: list[dict], fid: str) -> None:
 
 @st.fragment
 def results_view() -> None:
+    if GENERATE_NOW in st.session_state:  # "Generate more like these" was clicked in this fragment: go straight to
+        st.rerun()  # the full run that generates, without drawing the map twice
     recs_all = results_for(b, ("generate", "upload"))
     by_id = {r["id"]: r for r in recs_all}
     recs = map_view(by_id)

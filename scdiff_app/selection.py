@@ -107,11 +107,11 @@ def selection_panel(b: Bundle, kh: str) -> dict | None:
     with st.container(border=True, key="sel_panel"):
         st.markdown(f"**Selection {sel['name']}** of training cells — {makeup_text(b, sel['idx'])}")
         row = st.container(horizontal=True, key="sel_buttons")  # buttons wrap on narrow screens
-        if row.button("Generate more like these", key="sel_like", icon=":material/auto_awesome:",
-                     on_click=_like_these, args=(b, kh, sel),
-                     help="Generates cells (with the settings on the left) for the most common value per "
-                          "condition column among the selected cells."):
-            st.rerun()  # the whole page: the generation runs outside this fragment
+        # the click's callback asks for a generation; the Generate page's map fragment then reruns the whole page
+        row.button("Generate more like these", key="sel_like", icon=":material/auto_awesome:",
+                   on_click=_like_these, args=(b, kh, sel),
+                   help="Generates cells (with the settings on the left) for the most common value per "
+                        "condition column among the selected cells.")
         row.button("Use as trajectory start", key="sel_start", on_click=_use_as_end, args=(b, kh, sel, "start"))
         row.button("Use as trajectory end", key="sel_end", on_click=_use_as_end, args=(b, kh, sel, "end"))
         if row.button("Clear selection", key="sel_clear"):
