@@ -108,5 +108,7 @@ with view:
     else:
         chart(denoising_figure(b, res["movies"], res["title"]), "denoising_map", key="d_fig")
         st.caption("Each dot is one cell's predicted clean state at that step, placed among the training cells "
-                   "(grey) by its nearest training cells. Press ▶ play, or drag the slider.")
+                   "(grey) at the weighted mean of its 15 nearest training cells; the last frame, the generated cells, "
+                   "as the Generate map places them (pulled onto the map's clusters, a small shift). "
+                   "Press ▶ play, or drag the slider.")
         chart(noise_figure(res["movies"][0][1]), "denoising_noise", key="d_noise")

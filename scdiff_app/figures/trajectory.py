@@ -62,7 +62,7 @@ def trajectory_figure(bundle: Bundle, rec: dict):
                            bgcolor="rgba(255,255,255,0.8)")
     _add_slider(fig, a, lam)
     umap_layout(fig, f"{rec['name'].split(' ')[0]}: {p['start']} → {p['end']} on the reference UMAP "
-                     f"(cells projected, coloured by λ)", height=620)
+                     f"(cells placed on the map, coloured by λ)", height=620)
     return fig
 
 

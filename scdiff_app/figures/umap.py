@@ -62,7 +62,7 @@ def generated_trace(rec: dict, i: int, coords: np.ndarray | None = None, **more)
         text = a.obs[pred_cols].astype(str).agg(" · ".join, axis=1).to_numpy()
     return go.Scattergl(
         x=xy[:, 0], y=xy[:, 1], mode="markers", name=rec["name"], legendgroup="gen",
-        legendgrouptitle_text="generated (projected)" if coords is None else "generated (joint UMAP)",
+        legendgrouptitle_text="generated (placed)" if coords is None else "generated (joint UMAP)",
         marker=dict(size=5, color=set_color(i), symbol=SET_SYMBOLS[i % len(SET_SYMBOLS)],
                     opacity=generated_opacity(a.n_obs), line=dict(width=0.5, color="white")),
         text=text,
