@@ -100,11 +100,56 @@ def score(ckpt: Path, seed: int) -> dict:
     return row
 
 
+DOC = ROOT / "docs" / "benchmarks_encoder_init.md"
+METRICS = [("rf_auroc", "RF AUROC"), ("mmd2", "MMD²"), ("label_fidelity", "label fidelity"),
+           ("label_fidelity_control", "control's label fidelity"), ("ae_val_nll", "autoencoder val NLL"),
+           ("18Eos_label_fidelity", "18Eos fidelity"), ("19Lymph_label_fidelity", "19Lymph fidelity")]
+
+
+def report(name: str) -> str:
+    """docs/benchmarks_encoder_init.md from benchmarks/results/<name>.json: one row per arm, per seed and mean."""
+    import json
+
+    d = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
+    rows, m = d["rows"], d["machine"]
+    seeds = sorted({r["seed"] for r in rows})
+    out = ["# A pretrained encoder start for small data (issue 13, item 1)", "",
+           f"`python benchmarks/encoder_init.py --seeds {' '.join(map(str, seeds))}`, rendered by "
+           f"`python benchmarks/encoder_init.py --report` ({m['date']}, git {m['git']}, {m['torch_threads']} threads). "
+           f"Source: a scdiff model trained on paul15's clusters 1–10 ({d['source_cells']:,} cells). Target: 500 "
+           "cells of the other clusters, split 40/20/40 per seed (about 200 training cells), trained from scratch "
+           "and from the source's encoder (genes matched by name), same settings, no calibration; scored against "
+           "the target's held-out test cells (classifier-free guidance, DDIM-50, docs/evaluation.md). A cell "
+           "'nan' or '–': too few cells of that type in the test split for the figure.", "",
+           "| seed | arm | " + " | ".join(label for _, label in METRICS) + " |",
+           "|---|---|" + "---|" * len(METRICS)]
+
+    def cell(v):
+        return "–" if v is None or v != v else f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+
+    for r in sorted(rows, key=lambda r: (r["seed"], r["arm"] != "scratch")):
+        out.append(f"| {r['seed']} | {r['arm']} | " + " | ".join(cell(r.get(k)) for k, _ in METRICS) + " |")
+    for arm in ("scratch", "pretrained"):
+        sel = [r for r in rows if r["arm"] == arm]
+        means = []
+        for k, _ in METRICS:
+            v = [r[k] for r in sel if r.get(k) is not None and r[k] == r[k]]
+            means.append(f"{np.mean(v):.3f} ± {np.std(v):.3f}" if v and abs(np.mean(v)) < 10
+                         else f"{np.mean(v):.1f}" if v else "–")
+        out.append(f"| mean | {arm} | " + " | ".join(means) + " |")
+    return "\n".join(out) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--name", default="encoder_init_paul15")
+    ap.add_argument("--report", action="store_true", help="render docs/benchmarks_encoder_init.md from the results")
     a = ap.parse_args()
+    if a.report:
+        DOC.write_text(report(a.name))
+        print(DOC.read_text())
+        return
     set_threads(2)
     OUT.mkdir(parents=True, exist_ok=True)
     src, _ = parts(0)
