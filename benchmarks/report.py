@@ -301,6 +301,13 @@ def main():
                    f"| server peak memory (VmHWM) | {two['server_vmhwm_whole_run'] / 2**20:.0f} MiB | ≤ 2 GB |", ""]
         md += ["Conditions, where the time goes and thread settings: [benchmarks_app.md](benchmarks_app.md).", ""]
     md += roofline_section(load) + scale_section(load) + ddp_quality_section(load) + reliability_section(load)
+    pages = [("benchmarks_realism.md", "realism over split seeds, scVI and GGE side by side"),
+             ("benchmarks_trajectory.md", "trajectories: methods, test table, a real time course"),
+             ("benchmarks_app.md", "the app in Chromium"),
+             ("benchmarks_encoder_init.md", "a pretrained encoder start for small data"),
+             ("benchmarks_whitebox.md", "the White-Box claim: CRATE against DiT")]
+    md += ["## Pages of their own", ""] + [f"- [{f}]({f}): {what}" for f, what in pages
+                                             if (ROOT / "docs" / f).exists()] + [""]
     OUT.write_text("\n".join(md) + "\n")
     print(f"wrote {OUT}")
 
