@@ -153,30 +153,14 @@ def main():
           "the control row compares held-out validation cells, which nothing was fitted on, with the test cells).",
           ""]
     from benchmarks.report_more import (ddp_quality_section, realism_section, reliability_section, roofline_section,
-                                        samplers_section, scale_section)
+                                        samplers_section, scale_section, unseen_section)
 
     md += realism_section(load) + samplers_section(load)
     md += ["## Quality against held-out cells (single split, seed 0; before calibration)", ""]
     md += quality_section("paul15", "paul15_clusters")
     md += quality_section("pbmc68k", "bulk_labels")
 
-    u = load("unseen_paul15_no_mep_g2m")
-    md += ["## Unseen combination: 7MEP × G2M", ""]
-    if u:
-        md.append("`scdiff train --data paul15 --conditions paul15_clusters,phase --exclude paul15_clusters=7MEP,phase=G2M "
-                  "--out runs/paul15_no_mep_g2m` then `python benchmarks/unseen.py --checkpoint runs/paul15_no_mep_g2m`. "
-                  f"Every 7MEP × G2M cell was kept out of training; {u['real']['n_real']} of them are in the test set. "
-                  "200 cells generated for the combination; cluster fidelity by the label classifier (fitted on training "
-                  "cells), G2M fidelity by cell-cycle scoring of the generated cells together with the training cells.\n")
-        md.append("| guidance | scales | cluster fidelity (7MEP) | G2M fidelity | RF AUROC vs real 7MEP×G2M | MMD² vs real |")
-        md.append("|---|---|---|---|---|---|")
-        for r in u["rows"]:
-            md.append(f"| {r['guidance']} | {r['scales']} | {fmt(r['cluster_fidelity'])} | {fmt(r['phase_fidelity'])} | "
-                      f"{fmt(r['rf_auroc_vs_real_combo'])} | {fmt(r['mmd2_vs_real_combo'], 4)} |")
-        md.append(f"| real held-out 7MEP × G2M cells, scored the same way | | {fmt(u['real']['cluster_fidelity'])} | "
-                  f"{fmt(u['real']['phase_fidelity'])} | | |\n")
-    else:
-        md.append("_not run_\n")
+    md += unseen_section(load)
 
     md += ["## Trajectories (Gradient Interpolation) on paul15", "",
            "**Issue 8 (DDIM-inversion paths, the default now; sets of cells; a real time course): see "

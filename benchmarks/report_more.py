@@ -124,3 +124,36 @@ def ddp_quality_section(load) -> list[str]:
     out += [f"| {x['run']} | {x['train_seconds']:.0f} | {fmt(x['rf_auroc'])} | {fmt(x['mmd2'], 4)} | "
             f"{fmt(x['label_fidelity'])} |" for x in r["rows"]]
     return out + [""]
+
+
+def _unseen_rows(u) -> list[str]:
+    md = ["| combination | guidance | strengths (cluster / phase) | cluster fidelity | phase fidelity | "
+          "RF AUROC vs its real cells | MMD² |", "|---|---|---|---|---|---|---|"]
+    for r in u["rows"]:
+        sc = r["scales"]
+        w = (" / ".join(fmt(v, 2) for v in sc["defaults"].values()) + " (defaults)") if "defaults" in sc \
+            else " / ".join(fmt(v, 2) for v in sc.values())
+        md.append(f"| {r.get('combination', '')} | {r['guidance']} | {w} | {fmt(r['cluster_fidelity'])} | "
+                  f"{fmt(r['phase_fidelity'])} | {fmt(r['rf_auroc_vs_real_combo'])} | {fmt(r['mmd2_vs_real_combo'], 4)} |")
+    real = u["real"] if isinstance(u["real"], list) else [dict(u["real"], combination="7MEP x G2M")]
+    for r in real:
+        md.append(f"| {r['combination']}: its real held-out cells ({r['n_real']}), scored the same way | | | "
+                  f"{fmt(r['cluster_fidelity'])} | {fmt(r['phase_fidelity'])} | | |")
+    return md + [""]
+
+
+def unseen_section(load) -> list[str]:
+    md = ["## Unseen combinations (cluster × phase never seen in training)", ""]
+    sel = load("unseen_select_paul15_val_unseen")
+    if sel:
+        md += ["**Choice, on a validation model** (`python benchmarks/unseen.py --select --checkpoint "
+               "runs/paul15_val_unseen`; trained with every 10GMP × G2M and 14Mo × S cell held out, 200 cells per "
+               "setting; cluster fidelity by the label classifier fitted on training cells, phase by cell-cycle "
+               "scoring pooled with the training cells):", ""] + _unseen_rows(sel)
+    u = load("unseen_paul15_no_mep_g2m")
+    if u:
+        md += ["**The final figure: 7MEP × G2M**, measured once with the setting chosen above (`python "
+               "benchmarks/unseen.py --checkpoint runs/paul15_no_mep_g2m --chosen …`; the model was trained with "
+               "`--exclude paul15_clusters=7MEP,phase=G2M`)" + (f", chosen: `{u['chosen']}`" if u.get("chosen") else "")
+               + ":", ""] + _unseen_rows(u)
+    return md if (sel or u) else md + ["_not run_", ""]

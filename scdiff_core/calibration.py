@@ -68,7 +68,7 @@ class _Fidelity:
         return float((pred[keep] == req[keep]).mean()) if keep.any() else float("nan")
 
 
-def calibrate_guidance(model, train: AnnData, val: AnnData, *, modes: Sequence[str] = ("free", "classifier"),
+def calibrate_guidance(model, train: AnnData, val: AnnData, *, modes: Sequence[str] = ("free", "chained", "classifier"),
                        grid: Sequence[float] = GRID, n_max: int = MAX_CELLS, steps: int = 50, seed: int = 0,
                        progress: ProgressFn | None = None) -> dict:
     """Per-column default strengths whose fidelity matches the validation cells' (module docstring).
@@ -96,6 +96,8 @@ def calibrate_guidance(model, train: AnnData, val: AnnData, *, modes: Sequence[s
     requested = {c: np.concatenate([[req[c]] * n for req, n in groups]) for c in model.conditions}
     control = {c: fid(val, val.obs[c].astype(str).to_numpy(), c, seed) for c in model.conditions}
     modes = [m for m in modes if m != "classifier" or model.classifiers]
+    if len(model.conditions) == 1:  # with one column the chained composition is the classifier-free one
+        modes = [m for m in modes if m != "chained"]
     out: dict = {"report": {}}
     total, done = len(modes) * len(model.conditions) * len(grid), 0
     for mode in modes:
@@ -131,4 +133,7 @@ def crossing(trials: Mapping[float, float], target: float) -> float:
 def calibrated_defaults(config: Mapping) -> dict[str, dict[str, float]]:
     """``{mode: {column: strength}}`` stored in a checkpoint's config (empty if never calibrated)."""
     cal = (config.get("guidance_defaults") or {}).get("calibrated") or {}
-    return {m: dict(v) for m, v in cal.items() if m != "report" and isinstance(v, Mapping)}
+    out = {m: dict(v) for m, v in cal.items() if m != "report" and isinstance(v, Mapping)}
+    if "chained" not in out and "free" in out and len(config.get("conditions") or []) == 1:
+        out["chained"] = dict(out["free"])  # one column: the same composition
+    return out

@@ -111,17 +111,26 @@ def classifier_guided(eps_fn: EpsFn, diffusion, classifiers: Sequence[NoiseClass
 
 
 def classifier_free(model: nn.Module, cond_weights: Sequence[torch.Tensor | None],
-                    n_classes: Sequence[int], scales: Sequence[float]) -> EpsFn:
+                    n_classes: Sequence[int], scales: Sequence[float], chain: bool = False) -> EpsFn:
     """ε̂ = ε∅ + Σ_k w_k Σ_c π_kc (ε(c_k = c) − ε∅), in one batched forward pass.
 
     cond_weights[k]: None (column not guided) or (N, C_k) weights π over the classes of column k,
     per cell (one-hot for a condition, (1 − λ, λ) for interpolation). Each cell may ask for a
     different class; the network is called 1 + Σ_k S_k times per step, S_k being the largest
     number of non-zero classes any cell has in column k (1 for plain conditions).
+
+    ``chain=True`` composes by the chain rule instead, p(c_1, c_2 | x) = p(c_1 | x) p(c_2 | x, c_1):
+    column k's term is ε(c_<k, c_k) − ε(c_<k), the network given the earlier guided columns' values
+    too, so a later column (phase) is steered *within* the earlier one (the cluster) rather than
+    towards its marginal. Earlier columns enter the prefix only where a cell asks for a single value
+    (one-hot); with every strength 1 the sum telescopes to the plain conditional ε(c_1, …, c_K).
+    Same number of network calls.
     """
     K = len(n_classes)
     null = torch.tensor(list(n_classes), dtype=torch.long)
-    slots: list[tuple[int, torch.Tensor, torch.Tensor]] = []  # (column, codes (N,), weights (N,))
+    # (column, codes (N,), weights (N,), prefix codes (N, K) or None for the all-null prefix)
+    slots: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None]] = []
+    prefix: torch.Tensor | None = None
     for k, (pi, w) in enumerate(zip(cond_weights, scales)):
         if pi is None or float(w) == 0:
             continue
@@ -132,21 +141,35 @@ def classifier_free(model: nn.Module, cond_weights: Sequence[torch.Tensor | None
         for j in range(n_nz):
             v = vals[:, j]
             codes = torch.where(v != 0, idx[:, j], null[k])
-            slots.append((k, codes, float(w) * v))
+            slots.append((k, codes, float(w) * v, prefix if chain else None))
+        if chain:
+            single = (pi != 0).sum(1) == 1
+            base = null.expand(pi.shape[0], K).clone() if prefix is None else prefix.clone()
+            base[:, k] = torch.where(single, idx[:, 0], null[k])
+            prefix = base
 
     def eps_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
-        conds = [null.expand(n, K)]
-        for k, codes, _ in slots:
-            cc = null.expand(n, K).clone()
+        conds: list[torch.Tensor] = [null.expand(n, K)]
+
+        def index(c: torch.Tensor) -> int:  # position of condition c in conds, added if new
+            hit = next((i for i, u in enumerate(conds) if u is c or torch.equal(u, c)), None)
+            if hit is None:
+                conds.append(c)
+                hit = len(conds) - 1
+            return hit
+
+        pairs = []  # (condition index, baseline index, weights) per slot
+        for k, codes, wv, pre in slots:
+            base = 0 if pre is None else index(pre)
+            cc = (null.expand(n, K) if pre is None else pre).clone()
             cc[:, k] = codes
-            conds.append(cc)
+            pairs.append((index(cc), base, wv))
         m = len(conds)
         out = model(x.repeat(m, 1), t.repeat(m), torch.cat(conds, 0)).view(m, n, -1)  # (m, N, D)
-        eps_null = out[0]
-        eps = eps_null
-        for j, (_, _, wv) in enumerate(slots, start=1):
-            eps = eps + wv[:, None] * (out[j] - eps_null)
+        eps = out[0]
+        for ci, bi, wv in pairs:
+            eps = eps + wv[:, None] * (out[ci] - out[bi])
         return eps
 
     return eps_fn
@@ -155,6 +178,12 @@ def classifier_free(model: nn.Module, cond_weights: Sequence[torch.Tensor | None
 @register_guidance("free", "classifier-free: the denoiser with the condition vs. without it, one network")
 def _build_free(model, targets: Sequence[torch.Tensor | None], scales: Sequence[float]) -> EpsFn:
     return classifier_free(model.denoiser, targets, model.n_classes, scales)
+
+
+@register_guidance("chained", "classifier-free, each condition given the ones before it (phase within the cluster), "
+                              "for combinations never seen in training")
+def _build_chained(model, targets: Sequence[torch.Tensor | None], scales: Sequence[float]) -> EpsFn:
+    return classifier_free(model.denoiser, targets, model.n_classes, scales, chain=True)
 
 
 @register_guidance("classifier", "gradients of one noise-aware classifier per condition (scDiffusion)")

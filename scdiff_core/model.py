@@ -127,7 +127,8 @@ class SCDiffModel:
         was (see :mod:`scdiff_core.calibration`), else the mode's single default."""
         from .calibration import calibrated_defaults
 
-        default = float(self.config["guidance_defaults"][guidance])
+        g = self.config["guidance_defaults"]
+        default = float(g.get(guidance, g["free"]))  # chained shares the classifier-free default
         cal = calibrated_defaults(self.config).get(guidance, {})
         return {c: float(cal.get(c, default)) for c in self.conditions}
 

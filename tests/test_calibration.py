@@ -48,6 +48,8 @@ def test_calibrated_defaults_are_what_generate_uses(tiny_model):
                     tiny_model.reference)
     assert m.default_scales("free") == {"cell_type": 3.0, "phase": 0.5}
     assert m.default_scales("classifier") == {c: float(cfg["guidance_defaults"]["classifier"]) for c in m.conditions}
+    # chained never calibrated on this two-column model: the plain default (1 = the joint conditional)
+    assert m.default_scales("chained") == {c: float(cfg["guidance_defaults"]["free"]) for c in m.conditions}
     a = m.generate({"cell_type": "A"}, 20, seed=0)
     assert dict(a.uns["scdiff"]["scales"]) == {"cell_type": 3.0, "phase": 0.5}
     b = m.generate({"cell_type": "A"}, 20, seed=0, scales={"cell_type": 3.0, "phase": 0.5})
@@ -64,6 +66,17 @@ def test_training_stores_calibrated_defaults(tiny_prep, tmp_path, tiny_config):
     train(tiny_prep, tmp_path / "m", cfg)
     m = SCDiffModel.load(tmp_path / "m")
     cal = m.config["guidance_defaults"]["calibrated"]
-    for mode in ("free", "classifier"):
+    for mode in ("free", "chained", "classifier"):  # two columns: the chained composition is calibrated too
         assert set(cal[mode]) == set(m.conditions)
         assert m.default_scales(mode) == cal[mode]
+
+
+def test_one_column_chained_shares_the_classifier_free_calibration(tiny_model):
+    import copy
+
+    from scdiff_core.calibration import calibrated_defaults
+
+    cfg = copy.deepcopy(tiny_model.config)
+    cfg["conditions"] = ["cell_type"]
+    cfg["guidance_defaults"]["calibrated"] = {"free": {"cell_type": 2.5}, "report": {}}
+    assert calibrated_defaults(cfg)["chained"] == {"cell_type": 2.5}

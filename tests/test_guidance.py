@@ -83,3 +83,33 @@ def test_classifier_free_unguided_is_unconditional():
     t = torch.zeros(4, dtype=torch.long)
     eps = classifier_free(m, [None, None], [2, 3], [1.0, 1.0])(x, t)
     assert torch.allclose(eps, x)
+
+
+class _InteractingModel(_CondModel):
+    """_CondModel plus an interaction 1000·c0·c1: the joint is not the sum of the marginals."""
+
+    def forward(self, x, t, cond):
+        c0 = torch.where(cond[:, 0] == 2, 0, cond[:, 0] + 1).float()
+        c1 = torch.where(cond[:, 1] == 3, 0, cond[:, 1] + 1).float()
+        return super().forward(x, t, cond) + 1000 * (c0 * c1)[:, None]
+
+
+def test_chained_composition_follows_the_chain_rule():
+    m = _InteractingModel()
+    x = torch.zeros(3, 1)
+    t = torch.zeros(3, dtype=torch.long)
+    # cell 0: col0=1, col1=2; cell 1: col0=any, col1=0; cell 2: col0 interpolated 0.5/0.5, col1=1
+    pi0 = torch.tensor([[0.0, 1.0], [0.0, 0.0], [0.5, 0.5]])
+    pi1 = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    ones = classifier_free(m, [pi0, pi1], [2, 3], [1.0, 1.0], chain=True)(x, t)
+    # strengths 1 telescope to the joint conditional for cell 0: 10·2 + 100·3 + 1000·2·3
+    assert torch.allclose(ones[0], torch.tensor([20.0 + 300.0 + 6000.0]))
+    eps = classifier_free(m, [pi0, pi1], [2, 3], [2.0, 0.5], chain=True)(x, t)
+    # cell 0: ε∅ + 2(ε(c0) − ε∅) + 0.5(ε(c0, c1) − ε(c0)) = 2·20 + 0.5·(300 + 6000)
+    # cell 1: col0 not asked for, so col1's term is against ε∅: 0.5·100
+    # cell 2: an interpolated col0 is no single value to condition on: col1 against ε∅, 0.5·200
+    expect = torch.tensor([[40.0 + 0.5 * 6300.0], [0.5 * 100.0], [2 * (0.5 * 10 + 0.5 * 20) + 0.5 * 200.0]])
+    assert torch.allclose(eps, expect)
+    # marginal composition (the default) ignores the interaction: 2·20 + 0.5·300 for cell 0
+    plain = classifier_free(m, [pi0, pi1], [2, 3], [2.0, 0.5])(x, t)
+    assert torch.allclose(plain[0], torch.tensor([40.0 + 150.0]))

@@ -49,8 +49,11 @@ def run(a) -> int:
             items, scope = [f"{v} ({counts.get(v, '?')})" for v in model.vocab[col]], "all cells"
         vals = ", ".join(items[:40]) + (f" … and {len(items) - 40} more" if len(items) > 40 else "")
         print(f"condition {col} ({scope}): {vals}")
-    for mode in ("free", "classifier"):
+    from ..calibration import calibrated_defaults
+
+    cal = calibrated_defaults(c)
+    for mode in ("free", "chained", "classifier"):
         print(f"guidance defaults ({mode}): "
               + ", ".join(f"{k} {v:g}" for k, v in model.default_scales(mode).items())
-              + (" (calibrated on validation cells)" if mode in (c["guidance_defaults"].get("calibrated") or {}) else ""))
+              + (" (calibrated on validation cells)" if mode in cal else ""))
     return 0

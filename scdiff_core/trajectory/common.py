@@ -48,7 +48,8 @@ def check_request(model, column: str, start, end, n_points, cells_per_point, t_s
     t_start = finite(t_start, "t_start (the fraction of the noise schedule to go back to)", 0.0, 1.0, lo_open=True)
     eta = finite(eta, "eta", 0.0, 1.0)
     if scale is None:
-        scale = model.config["guidance_defaults"]["trajectory_" + guidance]
+        g = model.config["guidance_defaults"]
+        scale = g.get("trajectory_" + guidance, g["trajectory_free"])  # chained: one column, same as free
     scale = finite(scale, "The guidance strength (scale)", -50.0, 50.0)
     if start_cells not in START_CELLS:
         raise ScdiffError("start_cells must be 'reference' (real training cells) or 'generated'.")
