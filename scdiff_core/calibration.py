@@ -95,7 +95,9 @@ def calibrate_guidance(model, train: AnnData, val: AnnData, *, modes: Sequence[s
     groups = _groups(val.obs, model.conditions, n_max)
     requested = {c: np.concatenate([[req[c]] * n for req, n in groups]) for c in model.conditions}
     control = {c: fid(val, val.obs[c].astype(str).to_numpy(), c, seed) for c in model.conditions}
-    modes = [m for m in modes if m != "classifier" or model.classifiers]
+    from .guidance import GUIDANCE
+
+    modes = [m for m in modes if m in GUIDANCE and (m != "classifier" or model.classifiers)]
     if len(model.conditions) == 1:  # with one column the chained composition is the classifier-free one
         modes = [m for m in modes if m != "chained"]
     out: dict = {"report": {}}
