@@ -77,6 +77,8 @@ def main():
                     help="validation model: score every candidate setting on each of its excluded combinations")
     ap.add_argument("--chosen", default=None, metavar="GUIDANCE[:W_CLUSTER,W_PHASE]",
                     help="final model: the setting chosen on the validation model, scored once next to the defaults")
+    ap.add_argument("--try", dest="extra", nargs="+", default=None, metavar="GUIDANCE:W_CLUSTER,W_PHASE",
+                    help="with --select: these settings instead of the built-in candidates (rows are added to the file)")
     ap.add_argument("--cells", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
@@ -92,13 +94,16 @@ def main():
         sys.exit(f"{a.checkpoint} held out no combination in training (scdiff train --exclude).")
     for cl, ph in combos:
         assert not m.is_seen({key: cl, "phase": ph}), "this checkpoint saw the combination in training"
+    def parse(x: str):
+        g, _, w = x.partition(":")
+        return g, tuple(float(v) for v in w.split(",")) if w else None
+
     if a.select:
-        settings = CANDIDATES
+        settings = [parse(x) for x in a.extra] if a.extra else CANDIDATES
     else:
         settings = [("free", None), ("classifier", None), ("chained", None)]
         if a.chosen:
-            g, _, w = a.chosen.partition(":")
-            settings.append((g, tuple(float(v) for v in w.split(",")) if w else None))
+            settings.append(parse(a.chosen))
     rows, real = [], []
     for cl, ph in combos:
         real.append(real_row(held, key, cl, ph, a.seed))
@@ -107,7 +112,15 @@ def main():
             rows.append(score(m, held, key, cl, ph, guidance, scales, a.cells, a.seed))
             print(rows[-1], flush=True)
     role = "validation (choices)" if a.select else "final (measured once)"
-    save_json(f"unseen{'_select' if a.select else ''}_{Path(a.checkpoint).name}",
+    name = f"unseen{'_select' if a.select else ''}_{Path(a.checkpoint).name}"
+    if a.select and a.extra:  # a further round of choices: keep the earlier rows
+        from benchmarks.common import RESULTS
+        import json
+
+        prev = RESULTS / f"{name}.json"
+        if prev.exists():
+            rows = json.loads(prev.read_text())["rows"] + rows
+    save_json(name,
               {"checkpoint": a.checkpoint, "role": role, "combinations": [f"{c} x {p}" for c, p in combos],
                "rows": rows, "real": real, "chosen": a.chosen, "machine": machine()})
 

@@ -139,3 +139,25 @@ def calibrated_defaults(config: Mapping) -> dict[str, dict[str, float]]:
     if "chained" not in out and "free" in out and len(config.get("conditions") or []) == 1:
         out["chained"] = dict(out["free"])  # one column: the same composition
     return out
+
+
+#: Guidance for a combination never seen in training (``generate(guidance="auto")``): the chained
+#: composition, the first condition column (the cell type) at ``first`` and every later column at
+#: ``others``. Chosen on validation: a paul15 model trained without any 10GMP × G2M or 14Mo × S cell
+#: (benchmarks/unseen.py --select, docs/benchmarks.md): of 23 settings it was the only one whose cells
+#: reached 90 % of the real cells' cluster fidelity and 88 % of their phase fidelity on both held-out
+#: combinations. The strengths calibrated on seen combinations (phase 5–6) pull an unseen combination's
+#: cells off their cell type (7–30 % of the cluster).
+UNSEEN = {"guidance": "chained", "first": 1.5, "others": 4.0,
+          "chosen_on": "paul15, combinations 10GMP x G2M and 14Mo x S held out of training (benchmarks/unseen.py --select)"}
+
+
+def unseen_setting(config: Mapping) -> tuple[str, dict[str, float], str]:
+    """(guidance, {column: strength}, where it comes from) for combinations never seen in training:
+    the checkpoint's own ``guidance_defaults['unseen']`` when it has one, else :data:`UNSEEN`."""
+    cols = list(config.get("conditions") or [])
+    own = (config.get("guidance_defaults") or {}).get("unseen")
+    if isinstance(own, Mapping) and isinstance(own.get("scales"), Mapping) and set(own["scales"]) == set(cols):
+        return str(own["guidance"]), {c: float(own["scales"][c]) for c in cols}, str(own.get("chosen_on", ""))
+    scales = {c: float(UNSEEN["first"] if i == 0 else UNSEEN["others"]) for i, c in enumerate(cols)}
+    return str(UNSEEN["guidance"]), scales, UNSEEN["chosen_on"]

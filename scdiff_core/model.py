@@ -170,7 +170,7 @@ class SCDiffModel:
 
     # ------------------------------------------------------------------ public API
     def generate(self, conditions: Mapping[str, str | None] | Sequence[tuple[Mapping[str, str | None], int]],
-                 n_cells: int | None = None, *, guidance: str = "free",
+                 n_cells: int | None = None, *, guidance: str = "auto",
                  scales: Mapping[str, float] | float | None = None, sampler: str = "ddim", steps: int = 50,
                  eta: float = 0.0, seed: int = 0, progress: ProgressFn | None = None) -> ad.AnnData:
         """Generate cells for a combination of conditions.
@@ -183,8 +183,11 @@ class SCDiffModel:
         n_cells
             Number of cells (when ``conditions`` is a single mapping).
         guidance
-            ``"free"`` (classifier-free: ε∅ + Σ w_k(ε_k − ε∅)) or ``"classifier"`` (noise-aware
-            classifiers' gradients, Σ s_k ∇log p_k).
+            ``"free"`` (classifier-free: ε∅ + Σ w_k(ε_k − ε∅)), ``"chained"`` (classifier-free, each
+            column given the earlier ones: ε∅ + Σ w_k(ε(c_≤k) − ε(c_<k))), ``"classifier"`` (noise-aware
+            classifiers' gradients, Σ s_k ∇log p_k), or ``"auto"`` (default): ``"free"`` when every
+            requested combination was seen in training, else the setting chosen for unseen
+            combinations (:data:`~scdiff_core.calibration.UNSEEN`; said in ``uns['scdiff']['guidance_choice']``).
         scales
             Guidance strength per column (or one number for all); defaults from the checkpoint.
         sampler, steps, eta
@@ -215,7 +218,7 @@ class SCDiffModel:
         return self._to_anndata(cells, obs, req.provenance(time.perf_counter() - t0), kind="generate")
 
     def generate_chunks(self, conditions: Mapping[str, str | None] | Sequence[tuple[Mapping[str, str | None], int]],
-                        n_cells: int | None = None, *, chunk_size: int = 8192, guidance: str = "free",
+                        n_cells: int | None = None, *, chunk_size: int = 8192, guidance: str = "auto",
                         scales: Mapping[str, float] | float | None = None, sampler: str = "ddim", steps: int = 50,
                         eta: float = 0.0, seed: int = 0, progress: ProgressFn | None = None):
         """Generate any number of cells as an iterator of AnnData chunks of ``chunk_size`` cells.

@@ -83,4 +83,6 @@ def check_sampling(n_cells, sampler, steps, guidance, max_cells: int) -> None:
         raise ScdiffError(f"Steps must be a whole number from 1 to 1000, got {steps!r}.")
     if not isinstance(guidance, str) or guidance not in GUIDANCE:
         raise ScdiffError(f"Unknown guidance {guidance!r}: use one of "
-                          + "; ".join(f"'{k}' ({g.description})" for k, g in GUIDANCE.items()) + ".")
+                          + "; ".join(f"'{k}' ({g.description})" for k, g in GUIDANCE.items())
+                          + "; or 'auto' for generation (classifier-free for combinations seen in training, "
+                            "the unseen-combination setting otherwise).")

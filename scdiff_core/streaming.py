@@ -69,6 +69,7 @@ class Request:
     eta: float
     seed: int
     codes: dict[str, np.ndarray] = field(default_factory=dict)  # per column (N,) class index, -1 = any
+    choice: str | None = None  # how guidance="auto" was resolved
 
     def __post_init__(self):
         sizes = [n for _, n in self.groups]
@@ -116,19 +117,47 @@ class Request:
         return pd.DataFrame({c: self.labels(c, sl) for c in self.conditions})
 
     def provenance(self, seconds: float) -> dict:
-        return {"guidance": self.guidance, "sampler": self.sampler, "steps": int(self.steps),
+        prov = {"guidance": self.guidance, "sampler": self.sampler, "steps": int(self.steps),
                 "eta": float(self.eta), "scales": self.scales, "seed": int(self.seed), "seconds": seconds,
                 "groups": [{"conditions": {c: (v or ANY) for c, v in cond.items()}, "n_cells": n}
                            for cond, n in self.groups]}
+        if self.choice:
+            prov["guidance_choice"] = self.choice
+        return prov
 
 
-def plan_request(model: "SCDiffModel", conditions, n_cells: int | None, *, guidance: str = "free",
+AUTO = "auto"
+
+
+def resolve_guidance(model: "SCDiffModel", groups, scales) -> tuple[str, object, str | None]:
+    """guidance="auto": classifier-free with the checkpoint's defaults when every group's combination
+    was seen in training; the unseen-combination setting (:func:`~scdiff_core.calibration.unseen_setting`)
+    when one was not. Strengths the caller gives are kept (over the chosen mode's defaults)."""
+    from .calibration import unseen_setting
+
+    unseen = [cond for cond, _ in groups if not model.is_seen(cond)]
+    if not unseen:
+        return "free", scales, None
+    mode, sc, origin = unseen_setting(model.config)
+    if isinstance(scales, Mapping):
+        sc = {**sc, **scales}
+    elif scales is not None:
+        sc = scales
+    shown = ", ".join(f"{c}={v}" for c, v in unseen[0].items() if v is not None)
+    return mode, sc, (f"auto: {shown} was never seen in training, so the setting chosen for unseen combinations "
+                      f"was used ({mode}; chosen on {origin})")
+
+
+def plan_request(model: "SCDiffModel", conditions, n_cells: int | None, *, guidance: str = AUTO,
                  scales=None, sampler: str = "ddim", steps: int = 50, eta: float = 0.0, seed: int = 0,
                  max_cells: int) -> Request:
     """Check a request as :meth:`SCDiffModel.generate` documents it; at most ``max_cells`` cells."""
     groups = [(conditions, n_cells)] if isinstance(conditions, Mapping) else list(conditions)
     if not groups:
         raise ScdiffError("Nothing to generate: give at least one condition group.")
+    auto = guidance == AUTO
+    if auto:
+        guidance = "free"  # checked as such; resolved once the conditions are
     model._check_sampling(1, sampler, steps, guidance, max_cells)
     more = ("Stream larger requests: SCDiffModel.generate_chunks, or `scdiff generate` (it writes more cells in "
             "chunks)." if max_cells < MAX_STREAMED_CELLS else "For more, run several requests with different seeds.")
@@ -142,9 +171,12 @@ def plan_request(model: "SCDiffModel", conditions, n_cells: int | None, *, guida
     total = sum(n for _, n in checked)
     if total > max_cells:
         raise ScdiffError(f"At most {max_cells:,} cells per request; asked for {total:,}. {more}")
+    choice = None
+    if auto:
+        guidance, scales, choice = resolve_guidance(model, checked, scales)
     sc = model._scales(scales, guidance)
     return Request(checked, model.conditions, model.vocab, sc, guidance, sampler, int(steps), float(eta),
-                   int(seed))
+                   int(seed), choice=choice)
 
 
 def sample_block(model: "SCDiffModel", req: Request, b: int, progress: ProgressFn | None = None) -> Cells:

@@ -80,3 +80,51 @@ def test_one_column_chained_shares_the_classifier_free_calibration(tiny_model):
     cfg["conditions"] = ["cell_type"]
     cfg["guidance_defaults"]["calibrated"] = {"free": {"cell_type": 2.5}, "report": {}}
     assert calibrated_defaults(cfg)["chained"] == {"cell_type": 2.5}
+
+
+def _with_combinations(tiny_model, combos, unseen=None):
+    import copy
+
+    from scdiff_core.model import SCDiffModel
+
+    cfg = copy.deepcopy(tiny_model.config)
+    cfg["combinations"] = [list(c) for c in combos]
+    if unseen is not None:
+        cfg["guidance_defaults"]["unseen"] = unseen
+    return SCDiffModel(cfg, tiny_model.autoencoder, tiny_model.denoiser, tiny_model.classifiers, tiny_model.stats,
+                       tiny_model.reference)
+
+
+def test_auto_guidance_is_classifier_free_for_seen_combinations(tiny_model):
+    combo = dict(zip(tiny_model.conditions, tiny_model.config["combinations"][0]))
+    a = tiny_model.generate(combo, 15, seed=1)
+    b = tiny_model.generate(combo, 15, seed=1, guidance="free")
+    assert a.uns["scdiff"]["guidance"] == "free" and "guidance_choice" not in a.uns["scdiff"]
+    np.testing.assert_array_equal(a.X, b.X)
+
+
+def test_auto_guidance_uses_the_unseen_setting_for_an_unseen_combination(tiny_model):
+    from scdiff_core.calibration import UNSEEN
+
+    first = tiny_model.config["combinations"][0]
+    m = _with_combinations(tiny_model, tiny_model.config["combinations"][1:])  # the first one now unseen
+    combo = dict(zip(m.conditions, first))
+    assert not m.is_seen(combo)
+    a = m.generate(combo, 15, seed=1)
+    prov = a.uns["scdiff"]
+    c0, *rest = m.conditions
+    assert prov["guidance"] == UNSEEN["guidance"] == "chained"
+    assert dict(prov["scales"]) == {c0: UNSEEN["first"], **{c: UNSEEN["others"] for c in rest}}
+    assert "never seen in training" in prov["guidance_choice"]
+    b = m.generate(combo, 15, seed=1, guidance="chained", scales=dict(prov["scales"]))
+    np.testing.assert_array_equal(a.X, b.X)
+    # strengths the caller gives are kept; a checkpoint's own unseen setting wins over the rule
+    c = m.generate(combo, 15, seed=1, scales={c0: 0.5})
+    assert dict(c.uns["scdiff"]["scales"])[c0] == 0.5
+    own = _with_combinations(tiny_model, tiny_model.config["combinations"][1:],
+                             unseen={"guidance": "classifier", "scales": {c: 2.0 for c in m.conditions}})
+    d = own.generate(combo, 15, seed=1)
+    assert d.uns["scdiff"]["guidance"] == "classifier"
+    # a request mixing seen and unseen groups takes the unseen setting for all, and says so
+    mixed = m.generate([(combo, 5), (dict(zip(m.conditions, m.config["combinations"][0])), 5)], seed=1)
+    assert mixed.uns["scdiff"]["guidance"] == "chained"

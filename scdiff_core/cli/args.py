@@ -112,12 +112,18 @@ def choices_help(registry: dict) -> str:
     return "; ".join(f"{k}: {getattr(v, 'description', '')}" for k, v in sorted(registry.items()))
 
 
-def add_sampling(sp, guidance_default: str = "free") -> None:
-    """Guidance, sampler, steps, seed and threads: the options every sampling command shares."""
+def add_sampling(sp, guidance_default: str | None = "free", auto: bool = False) -> None:
+    """Guidance, sampler, steps, seed and threads: the options every sampling command shares.
+    ``auto``: offer (and default to) guidance 'auto' (generation)."""
     from ..diffusion import SAMPLERS
     from ..guidance import GUIDANCE
 
-    sp.add_argument("--guidance", default=guidance_default, choices=sorted(GUIDANCE), help=choices_help(GUIDANCE))
+    if auto:
+        sp.add_argument("--guidance", default="auto", choices=["auto", *sorted(GUIDANCE)],
+                        help="auto: free for combinations seen in training, the setting chosen for unseen "
+                             "combinations otherwise (chained; docs/benchmarks.md); " + choices_help(GUIDANCE))
+    else:
+        sp.add_argument("--guidance", default=guidance_default, choices=sorted(GUIDANCE), help=choices_help(GUIDANCE))
     sp.add_argument("--sampler", default="ddim", choices=sorted(SAMPLERS), help=choices_help(SAMPLERS))
     sp.add_argument("--steps", type=count_arg("--steps", 1, 1000), default=50,
                     help="denoising steps, 1 to 1000 (ddpm uses up to 1000)")

@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
                      help=f"number of cells (more than {MAX_CELLS:,} are streamed to the file in chunks)")
     gen.add_argument("--eta", type=typed(V.eta, "--eta"), default=0.0,
                      help="DDIM η in [0, 1]: 0 deterministic, 1 stochastic (scRDiT)")
-    add_sampling(gen)
+    add_sampling(gen, auto=True)
     gen.add_argument("--stream", action="store_true",
                      help=f"write in chunks even for {MAX_CELLS:,} cells or fewer (counts and X as CSR)")
     gen.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK, help="cells per chunk when streaming")
@@ -74,12 +74,16 @@ def run(a) -> int:
         if a.chunk_size < 1:
             raise UsageError(f"--chunk-size must be a positive whole number, got {a.chunk_size}.")
         req = plan_request(model, conds, a.cells, max_cells=MAX_STREAMED_CELLS, **sampling)
+        if req.choice:
+            print(req.choice)
         res = write_h5ad_streamed(model, req, a.out, chunk_size=a.chunk_size, dense_x=a.dense_x,
                                   progress=_cells_bar(req.total))
         print(f"wrote {res['n_cells']} cells × {res['n_genes']} genes to {a.out} in chunks of {a.chunk_size} "
               f"(X {res['x_format']}{', counts csr' if res['counts'] else ''}; {res['seconds']:.2f} s)")
         return 0
     adata = model.generate(conds, a.cells, progress=tqdm_progress("denoising"), **sampling)
+    if adata.uns["scdiff"].get("guidance_choice"):
+        print(adata.uns["scdiff"]["guidance_choice"])
     write_h5ad(adata, a.out)
     print(f"wrote {adata.n_obs} cells × {adata.n_vars} genes to {a.out} "
           f"({adata.uns['scdiff']['seconds']:.2f} s)")
