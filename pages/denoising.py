@@ -54,7 +54,8 @@ def denoise_controls() -> None:  # a name of its own: fragment ids derive from i
             counts = m.config.get("counts", {}).get(col, {})
             st.session_state[key] = max(counts, key=counts.get) if counts else ANY
         st.selectbox(col, [ANY] + b.vocab[col], persist_state="session", key=key)
-    mode = st.radio("Guidance", list(GUIDANCE), horizontal=True, persist_state="session", key=f"d_{kh}_mode",
+    mode = st.radio("Guidance", [g for g in GUIDANCE if g != "chained"], horizontal=True, persist_state="session",
+                    key=f"d_{kh}_mode",
                     format_func=lambda x: {"free": "classifier-free"}.get(x, x),
                     help="  \n".join(f"**{k}**: {g.description}" for k, g in GUIDANCE.items()))
     first = m.conditions[0]

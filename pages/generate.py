@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from scdiff_core.calibration import calibrated_defaults  # noqa: E402
+from scdiff_core.calibration import calibrated_defaults, unseen_setting  # noqa: E402
 from scdiff_core.common import ANY  # noqa: E402
 from scdiff_core.diffusion import SAMPLERS  # noqa: E402
 from scdiff_core.guidance import GUIDANCE  # noqa: E402
@@ -39,13 +39,14 @@ m = b.model
 kh = b.widget_key  # widget keys per checkpoint (option lists differ)
 col_defaults = {g: m.default_scales(g) for g in GUIDANCE}  # per column; calibrated when the checkpoint is
 calibrated = bool(calibrated_defaults(m.config))
+MODES = [g for g in GUIDANCE if g != "chained" or len(m.conditions) > 1]  # one column: chained is classifier-free
 if not b.has_map:
     st.warning("This checkpoint holds no reference map, so cells cannot be placed in a UMAP. Re-train it.")
 
 ctrl, view = page_columns()
 URL_FIELDS = (  # the settings a link carries (scdiff_app/urlstate.py)
     [Field(c, f"g_{kh}_{c}", str, [ANY] + b.vocab[c]) for c in m.conditions]
-    + [Field("mode", f"g_{kh}_mode", str, list(GUIDANCE)), Field("sampler", f"g_{kh}_sampler", str, list(SAMPLERS))]
+    + [Field("mode", f"g_{kh}_mode", str, MODES), Field("sampler", f"g_{kh}_sampler", str, list(SAMPLERS))]
     + [Field(f"s_{g}_{c}", f"g_{kh}_s_{g}_{c}", float, lo=0.0, hi=10.0) for g in GUIDANCE for c in m.conditions]
     + [Field("steps", f"g_{kh}_steps", int, lo=1, hi=1000), Field("eta", f"g_{kh}_eta", float, lo=0.0, hi=1.0),
        Field("n", f"g_{kh}_n", int, lo=1, hi=MAX_APP_CELLS), Field("seed", f"g_{kh}_seed", int, lo=0, hi=2**31 - 1),
@@ -67,12 +68,36 @@ def condition_controls() -> dict:
             st.session_state[key] = max(counts, key=counts.get) if counts else ANY
         req[col] = st.selectbox(col, [ANY] + b.vocab[col], persist_state="session", key=key)
     status_message(b, req)
+    unseen_button(req)
     combinations_expander(b)
     return req
 
+def unseen_button(req: dict) -> None:
+    """For an unseen combination: one click sets the guidance chosen for unseen combinations."""
+    if status_of(b, req)[0] != "unseen":
+        return
+    ss = st.session_state
+    mode, sc, origin = unseen_setting(m.config)
+    shown = ", ".join(f"{c} {v:g}" for c, v in sc.items())
+    if ss.get(f"g_{kh}_mode") == mode and all(
+            abs(float(ss.get(f"g_{kh}_s_{mode}_{c}", col_defaults[mode][c])) - v) < 1e-9 for c, v in sc.items()):
+        st.caption(f":material/done: Guidance set for unseen combinations ({mode}: {shown}).")
+        return
+
+    def apply() -> None:
+        ss[f"g_{kh}_mode"] = mode
+        for c, v in sc.items():
+            ss[f"g_{kh}_s_{mode}_{c}"] = v
+
+    st.button(f"Use the unseen-combination guidance ({mode}: {shown})", key=f"g_{kh}_unseen", on_click=apply,
+              icon=":material/tune:",
+              help="The defaults are calibrated on combinations seen in training and pull an unseen one's cells off "
+                   f"their cell type. This setting was chosen on {origin}; docs/benchmarks.md has the figures "
+                   "(it helps, and still misses the cell type more often than real cells do).")
+
 def sampling_controls(req: dict) -> None:
     """Guidance mode and strengths, sampler, number of cells and seed."""
-    mode = st.radio("Guidance", list(GUIDANCE), horizontal=True, persist_state="session", key=f"g_{kh}_mode",
+    mode = st.radio("Guidance", MODES, horizontal=True, persist_state="session", key=f"g_{kh}_mode",
                     format_func=lambda x: {"free": "classifier-free"}.get(x, x),
                     help="  \n".join(f"**{k}**: {g.description}" for k, g in GUIDANCE.items()))
     with st.expander("Guidance strength per column", expanded=len(m.conditions) <= 3):
@@ -214,8 +239,9 @@ def summary_view(rec: dict) -> None:
     if rec["kind"] == "generate":
         k3.metric("Combination", status_of(b, p["request"])[0],
                   help=f"seen: 10 or more training cells; rare: 1–9; unseen: none ({b.training_count(p['request'])} here)")
-        k4.metric("Guidance", {"free": "free", "classifier": "classifier"}[p["guidance"]],
-                  help="free = classifier-free guidance; classifier = noise-aware classifiers' gradients")
+        k4.metric("Guidance", str(p["guidance"]),
+                  help="free = classifier-free guidance; chained = classifier-free, each column given the earlier "
+                       "ones; classifier = noise-aware classifiers' gradients")
     else:
         k3.metric("Source", "uploaded")
     agreement = label_agreement(a, m.conditions)

@@ -152,3 +152,26 @@ def test_time_estimate_shown_before_the_click(env):
 
     m = load_bundle(str(env["ckpt"])).model
     assert ("free", "ddim") in m.__dict__["_timing_scale"]
+
+
+def test_unseen_combination_offers_the_unseen_guidance(env):
+    from scdiff_core.calibration import UNSEEN
+
+    at = new_app()
+    by_label(at.selectbox, "cell_type").set_value("C")
+    by_label(at.selectbox, "phase").set_value("G1").run()
+    assert not [b for b in at.button if b.label.startswith("Use the unseen-combination guidance")]  # seen: none
+    by_label(at.selectbox, "phase").set_value("G2M").run()
+    button = [b for b in at.button if b.label.startswith("Use the unseen-combination guidance")]
+    assert len(button) == 1 and "chained" in button[0].label
+    button[0].click().run()
+    ok(at)
+    assert by_label(at.radio, "Guidance").value == "chained"
+    sliders = {s.label: s.value for s in at.slider}
+    assert sliders["cell_type"] == UNSEEN["first"] and sliders["phase"] == UNSEEN["others"]
+    assert "Guidance set for unseen combinations" in texts(at.caption)
+    generate(at, "C", "G2M", n=40, guidance="chained")
+    ok(at)
+    a = list(at.session_state["results"].values())[-1]["adata"]
+    assert a.uns["scdiff"]["guidance"] == "chained"
+    assert dict(a.uns["scdiff"]["scales"]) == {"cell_type": UNSEEN["first"], "phase": UNSEEN["others"]}
