@@ -38,7 +38,7 @@ b = require_model()
 m = b.model
 kh = b.widget_key  # widget keys per checkpoint (option lists differ)
 col_defaults = {g: m.default_scales(g) for g in GUIDANCE}  # per column; calibrated when the checkpoint is
-calibrated = bool(calibrated_defaults(m.config))
+calibrated = set(calibrated_defaults(m.config))  # the modes whose defaults were calibrated
 MODES = [g for g in GUIDANCE if g != "chained" or len(m.conditions) > 1]  # one column: chained is classifier-free
 if not b.has_map:
     st.warning("This checkpoint holds no reference map, so cells cannot be placed in a UMAP. Re-train it.")
@@ -106,7 +106,7 @@ def sampling_controls(req: dict) -> None:
                       disabled=req[col] == ANY,
                       help="0 = ignore this column; larger = stronger pull towards the value "
                            f"(checkpoint default {col_defaults[mode][col]:g}"
-                           + (", calibrated on validation cells)." if calibrated else ")."))
+                           + (", calibrated on validation cells)." if mode in calibrated else ")."))
     with st.expander("Sampler"):
         sampler = st.radio("Sampler", list(SAMPLERS), horizontal=True, persist_state="session", key=f"g_{kh}_sampler",
                            help="  \n".join(f"**{k}**: {c.description}" for k, c in SAMPLERS.items()))
