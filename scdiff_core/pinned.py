@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 PINNED: dict[str, str] = {
-    "paul15": "136ba7fbf9f6177c8b07e2fb66bf40582cd19c6b51a9334973929ad14c9d2891",
-    "pbmc68k": "e13cb30fecac793f6cd666788e15709564f289d28b8a35d2221962a5dd1f4438",
+    "paul15": "25c949797a4c6a7b83d37e372ca6aa87437f71539e15a72876682da8b4ada724",
+    "pbmc68k": "9cf542f16cbe00c834f8ed12b156ebc5f382ccae3f3c7c9b67c63d33fa2ba0b7",
     "pbmc68k_crate": "3864e94097e0e2de59ba22725189980169b6897a892131cf5c6b08e5a58d4b75",
     "pbmc68k_dit": "6d7cc195955d0cc536e13ee827c7264d954361dcab44cdab2907af70b321188f",
 }
