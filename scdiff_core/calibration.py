@@ -149,7 +149,7 @@ def calibrated_defaults(config: Mapping) -> dict[str, dict[str, float]]:
 #: combinations. The strengths calibrated on seen combinations (phase 5–6) pull an unseen combination's
 #: cells off their cell type (7–30 % of the cluster).
 UNSEEN = {"guidance": "chained", "first": 1.5, "others": 4.0,
-          "chosen_on": "paul15, combinations 10GMP x G2M and 14Mo x S held out of training (benchmarks/unseen.py --select)"}
+          "chosen_on": "paul15 with 10GMP x G2M and 14Mo x S held out of training, benchmarks/unseen.py --select"}
 
 
 def unseen_setting(config: Mapping) -> tuple[str, dict[str, float], str]:

@@ -144,8 +144,10 @@ def resolve_guidance(model: "SCDiffModel", groups, scales) -> tuple[str, object,
     elif scales is not None:
         sc = scales
     shown = ", ".join(f"{c}={v}" for c, v in unseen[0].items() if v is not None)
-    return mode, sc, (f"auto: {shown} was never seen in training, so the setting chosen for unseen combinations "
-                      f"was used ({mode}; chosen on {origin})")
+    strengths = ", ".join(f"{c} {v:g}" for c, v in sc.items()) if isinstance(sc, Mapping) else f"{sc:g}"
+    return mode, sc, (f"guidance auto: {shown} was never seen in training, so the guidance chosen for unseen "
+                      f"combinations is used: {mode}, {strengths} (chosen on {origin}). Give --guidance free "
+                      f"(guidance='free') for the defaults calibrated on seen combinations.")
 
 
 def plan_request(model: "SCDiffModel", conditions, n_cells: int | None, *, guidance: str = AUTO,

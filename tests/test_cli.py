@@ -17,6 +17,32 @@ def test_help_teaches(capsys):
         assert word in out
 
 
+def test_generate_says_when_auto_guidance_takes_the_unseen_setting(tiny_model, tmp_path, capsys):
+    import copy
+
+    from scdiff_core.model import SCDiffModel
+
+    cfg = copy.deepcopy(tiny_model.config)
+    first = cfg["combinations"][0]
+    cfg["combinations"] = cfg["combinations"][1:]  # the first combination now never seen in training
+    m = SCDiffModel(cfg, tiny_model.autoencoder, tiny_model.denoiser, tiny_model.classifiers, tiny_model.stats,
+                    tiny_model.reference)
+    m.save(tmp_path / "ckpt")
+    unseen = [x for c, v in zip(m.conditions, first) for x in ("--condition", f"{c}={v}")]
+    seen = [x for c, v in zip(m.conditions, cfg["combinations"][0]) for x in ("--condition", f"{c}={v}")]
+    for args, is_unseen in ((unseen, True), (seen, False)):
+        out = tmp_path / f"{is_unseen}.h5ad"
+        assert main(["generate", "--checkpoint", str(tmp_path / "ckpt"), *args, "--cells", "10", "--out", str(out)]) == 0
+        said = capsys.readouterr().out
+        assert ("never seen in training" in said) == is_unseen
+        assert ad.read_h5ad(out).uns["scdiff"]["guidance"] == ("chained" if is_unseen else "free")
+    # an explicit mode is kept
+    assert main(["generate", "--checkpoint", str(tmp_path / "ckpt"), *unseen, "--guidance", "free", "--cells", "10",
+                 "--out", str(tmp_path / "f.h5ad")]) == 0
+    assert "never seen" not in capsys.readouterr().out
+    assert ad.read_h5ad(tmp_path / "f.h5ad").uns["scdiff"]["guidance"] == "free"
+
+
 def test_generate_info_trajectory(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "g.h5ad"
     rc = main(["generate", "--checkpoint", str(tiny_model_dir), "--condition", "cell_type=A", "--condition", "phase=S",
