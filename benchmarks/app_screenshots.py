@@ -5,7 +5,8 @@
 Starts ``streamlit run app.py`` on a free port with the shipped checkpoints, opens each page in headless
 Chromium (/usr/bin/chromium, no browser download) with its settings in the URL, and saves
 ``<page>.png`` (1400 px) and ``<page>_<width>.png`` for the other widths. Generate shows two sets of
-3Ery · G2M at two strengths and the unseen 1Ery · G1 with its verdict; Trajectory a 7MEP → 2Ery run;
+3Ery · G2M at two strengths and the unseen 1Ery · G1 (with the guidance chosen for unseen combinations) and
+its verdict; Trajectory a 7MEP → 2Ery run;
 Evaluate the 3Ery · G2M set's report; Models the model cards.
 """
 from __future__ import annotations
@@ -55,7 +56,7 @@ def shots(browser, url: str, width: int, out: Path, model: str) -> None:
     go.click()
     page.wait_for_function(HAS_TRACE, arg="#1 ", timeout=120_000)
     thumb = page.locator('[data-testid="stSlider"]').filter(has_text="paul15_clusters").first.get_by_role("slider")
-    for _ in range(11):  # strength 1.25 -> 4
+    for _ in range(11):  # strength 1.24 (the calibrated default) -> about 4
         thumb.press("ArrowRight")
     page.wait_for_timeout(1500)
     go.click()
@@ -64,6 +65,8 @@ def shots(browser, url: str, width: int, out: Path, model: str) -> None:
         page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
         page.get_by_role("option", name=value, exact=True).click()
     page.wait_for_timeout(800)
+    page.get_by_role("button", name="Use the unseen-combination guidance", exact=False).click()  # its one click
+    page.get_by_text("Guidance set for unseen combinations").wait_for(timeout=60_000)
     go.click()
     page.wait_for_function(HAS_TRACE, arg="#3 ", timeout=120_000)
     page.get_by_text("Verdict").wait_for(timeout=60_000)
