@@ -53,6 +53,8 @@ def measure(dataset: str, seeds: list[int], iters: dict[str, int], out: Path) ->
             n_dit = iters[space]
             n_crate = int(round(n_dit * t["dit"] / t["crate"]))  # CRATE's iterations in DiT's wall time
             for b, n in (("dit", n_dit), ("crate", n_crate)):
+                if (seed, space, b) in done:  # an interrupted pair: only the missing backbone
+                    continue
                 row = run_one(dataset, b, space, n, out / f"s{seed}", ae_from if space == "latent" else None, seed=seed,
                               split_seed=0, result_name=f"exploration/whitebox_{dataset}_{b}_{space}_s{seed}")
                 rep = {r["set"]: r for r in row["report"]["table"] if r["scope"] == "all"}
