@@ -66,7 +66,7 @@ def shots(browser, url: str, width: int, out: Path, model: str) -> None:
         page.get_by_role("option", name=value, exact=True).click()
     page.wait_for_timeout(800)
     page.get_by_role("button", name="Use the unseen-combination guidance", exact=False).click()  # its one click
-    page.get_by_text("Guidance set for unseen combinations").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Guidance set for unseen combinations", exact=False).wait_for(timeout=60_000)
     go.click()
     page.wait_for_function(HAS_TRACE, arg="#3 ", timeout=120_000)
     page.get_by_text("Verdict").wait_for(timeout=60_000)

@@ -79,18 +79,18 @@ def unseen_button(req: dict) -> None:
     ss = st.session_state
     mode, sc, origin = unseen_setting(m.config)
     shown = ", ".join(f"{c} {v:g}" for c, v in sc.items())
-    if ss.get(f"g_{kh}_mode") == mode and all(
-            abs(float(ss.get(f"g_{kh}_s_{mode}_{c}", col_defaults[mode][c])) - v) < 1e-9 for c, v in sc.items()):
-        st.caption(f":material/done: Guidance set for unseen combinations ({mode}: {shown}).")
-        return
+    done = ss.get(f"g_{kh}_mode") == mode and all(
+        abs(float(ss.get(f"g_{kh}_s_{mode}_{c}", col_defaults[mode][c])) - v) < 1e-9 for c, v in sc.items())
 
     def apply() -> None:
         ss[f"g_{kh}_mode"] = mode
         for c, v in sc.items():
             ss[f"g_{kh}_s_{mode}_{c}"] = v
 
-    st.button(f"Use the unseen-combination guidance ({mode}: {shown})", key=f"g_{kh}_unseen", on_click=apply,
-              icon=":material/tune:",
+    # once applied the button stays, disabled, so nothing below it moves under a user's next click
+    st.button(f"Guidance set for unseen combinations ({mode}: {shown})" if done else
+              f"Use the unseen-combination guidance ({mode}: {shown})", key=f"g_{kh}_unseen", on_click=apply,
+              icon=":material/done:" if done else ":material/tune:", disabled=done,
               help="The defaults are calibrated on combinations seen in training and pull an unseen one's cells off "
                    f"their cell type. This setting was chosen on {origin}; docs/benchmarks.md has the figures "
                    "(it helps, and still misses the cell type more often than real cells do).")

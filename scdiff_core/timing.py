@@ -42,8 +42,14 @@ def _fit(model, guidance: str, sampler: str) -> tuple[float, float]:
     return max(0.0, t_lo - lo * per_step), per_step
 
 
+def _cost_mode(guidance: str) -> str:
+    """Modes that cost the same share one probe: chained makes the same network calls as free."""
+    return "free" if guidance == "chained" else guidance
+
+
 def _probe_estimate(model, n_cells: int, guidance: str, sampler: str, steps: int) -> float:
     cache = model.__dict__.setdefault("_timing_fits", {})
+    guidance = _cost_mode(guidance)
     key = (guidance, sampler)
     if key not in cache:
         cache[key] = _fit(model, guidance, sampler)
@@ -57,7 +63,7 @@ def record_run(model, n_cells: int, seconds: float, *, guidance: str = "free", s
     """Tell the estimator how long a real run took (it rescales later estimates for this mode and sampler)."""
     predicted = _probe_estimate(model, n_cells, guidance, sampler, steps)
     if predicted > 0 and seconds > 0:
-        model.__dict__.setdefault("_timing_scale", {})[(guidance, sampler)] = float(seconds) / predicted
+        model.__dict__.setdefault("_timing_scale", {})[(_cost_mode(guidance), sampler)] = float(seconds) / predicted
 
 
 def estimate_seconds(model, n_cells: int, *, guidance: str = "free", sampler: str = "ddim", steps: int = 50) -> float:
@@ -66,5 +72,5 @@ def estimate_seconds(model, n_cells: int, *, guidance: str = "free", sampler: st
     The first call for a (guidance, sampler) pair runs the probes (well under a second for the
     MLP, a few seconds for the transformers); later calls are instant.
     """
-    scale = model.__dict__.get("_timing_scale", {}).get((guidance, sampler), 1.0)  # from record_run
+    scale = model.__dict__.get("_timing_scale", {}).get((_cost_mode(guidance), sampler), 1.0)  # from record_run
     return scale * _probe_estimate(model, n_cells, guidance, sampler, steps)

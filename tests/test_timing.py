@@ -16,6 +16,9 @@ def test_estimates_grow_with_cells_and_steps_and_are_cached(tiny_model, monkeypa
     assert len(calls) == 1  # one probing per (guidance, sampler)
     estimate_seconds(tiny_model, 10, guidance="classifier")
     assert len(calls) == 2
+    # chained makes the same network calls as free: it shares free's probe (no new timing on a switch)
+    assert estimate_seconds(tiny_model, 5000, guidance="chained", steps=50) == big
+    assert len(calls) == 2
     assert estimate_seconds(tiny_model, 10, sampler="ddpm", steps=10**6) == estimate_seconds(
         tiny_model, 10, sampler="ddpm", steps=tiny_model.diffusion.num_timesteps)  # the grid holds at most T steps
 
