@@ -107,14 +107,16 @@ def report() -> str:
             for b, rs in sel.items():
                 if not rs:
                     continue
+                iters = ", ".join(f"{r['iters']:,}" for r in rs)
                 lines.append(
-                    f"| {space} | {b} | {rs[0]['parameters']:,} | {_ms([r['iters'] for r in rs])} | "
+                    f"| {space} | {b} | {rs[0]['parameters']:,} | {iters} | "
                     f"{_ms([r['seconds_per_iter_probe'] for r in rs])} | {_ms(ratio) if b == 'dit' else ''} | "
                     f"{_ms([r['diffusion_train_seconds'] for r in rs])} | {_ms([r['rf_auroc'] for r in rs])} | "
                     f"{_ms([r['label_fidelity'] for r in rs])} ({_ms([r['control_label_fidelity'] for r in rs])}) | "
                     f"{_ms([r['ddim50_1000_cells_s'] for r in rs])} |")
         ctrl = [r["control_rf_auroc"] for r in rows]
-        lines += ["", f"Control row (held-out real vs test cells) RF AUROC {_ms(ctrl)}; seeds {sorted({r['seed'] for r in rows})}.", ""]
+        lines += ["", f"Control row (held-out real vs test cells) RF AUROC {_ms(ctrl)}; seeds {sorted({r['seed'] for r in rows})}."
+                  + (f" {d['notes']}" if d.get("notes") else ""), ""]
     return "\n".join(lines) + "\n"
 
 
