@@ -91,7 +91,7 @@ def guidance_label(params: dict) -> str:
     e.g. ``'free w=4/2'`` (``'free'`` when no column was asked for)."""
     mode = params.get("guidance", "?")
     req, scales = params.get("request", {}), params.get("scales", {})
-    ws = [f"{float(scales[c]):g}" for c, v in req.items() if v not in (None, ANY) and c in scales]
+    ws = [f"{float(scales[c]):.3g}" for c, v in req.items() if v not in (None, ANY) and c in scales]  # 1.24, not 1.236
     return f"{mode} w={'/'.join(ws)}" if ws else str(mode)
 
 
