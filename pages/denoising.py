@@ -7,7 +7,7 @@ import streamlit as st  # noqa: E402
 
 from scdiff_core.common import ANY  # noqa: E402
 from scdiff_core.denoising import MAX_MOVIE_CELLS, denoising_movie  # noqa: E402
-from scdiff_core.guidance import GUIDANCE  # noqa: E402
+from scdiff_core.guidance import GUIDANCE, modes_for  # noqa: E402
 
 from scdiff_app.bundle import require_model  # noqa: E402
 from scdiff_app.feedback import Progress, run_safely  # noqa: E402
@@ -54,8 +54,7 @@ def denoise_controls() -> None:  # a name of its own: fragment ids derive from i
             counts = m.config.get("counts", {}).get(col, {})
             st.session_state[key] = max(counts, key=counts.get) if counts else ANY
         st.selectbox(col, [ANY] + b.vocab[col], persist_state="session", key=key)
-    mode = st.radio("Guidance", [g for g in GUIDANCE if g != "chained"], horizontal=True, persist_state="session",
-                    key=f"d_{kh}_mode",
+    mode = st.radio("Guidance", modes_for(1), horizontal=True, persist_state="session", key=f"d_{kh}_mode",  # one strength
                     format_func=lambda x: {"free": "classifier-free"}.get(x, x),
                     help="  \n".join(f"**{k}**: {g.description}" for k, g in GUIDANCE.items()))
     first = m.conditions[0]

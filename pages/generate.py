@@ -13,7 +13,7 @@ import streamlit as st  # noqa: E402
 from scdiff_core.calibration import calibrated_defaults, unseen_setting  # noqa: E402
 from scdiff_core.common import ANY  # noqa: E402
 from scdiff_core.diffusion import SAMPLERS  # noqa: E402
-from scdiff_core.guidance import GUIDANCE  # noqa: E402
+from scdiff_core.guidance import GUIDANCE, modes_for  # noqa: E402
 from scdiff_core.summaries import label_agreement, matching_cells, top_variable_genes  # noqa: E402
 
 from scdiff_app.bundle import held_out, require_model  # noqa: E402
@@ -39,7 +39,7 @@ m = b.model
 kh = b.widget_key  # widget keys per checkpoint (option lists differ)
 col_defaults = {g: m.default_scales(g) for g in GUIDANCE}  # per column; calibrated when the checkpoint is
 calibrated = set(calibrated_defaults(m.config))  # the modes whose defaults were calibrated
-MODES = [g for g in GUIDANCE if g != "chained" or len(m.conditions) > 1]  # one column: chained is classifier-free
+MODES = modes_for(len(m.conditions))
 if not b.has_map:
     st.warning("This checkpoint holds no reference map, so cells cannot be placed in a UMAP. Re-train it.")
 

@@ -7,7 +7,7 @@ require_frame()  # first: on a fresh server Streamlit may have started this scri
 import streamlit as st  # noqa: E402
 
 from scdiff_core.common import ANY  # noqa: E402
-from scdiff_core.guidance import GUIDANCE  # noqa: E402
+from scdiff_core.guidance import GUIDANCE, modes_for  # noqa: E402
 from scdiff_core.trajectory.summaries import gene_trends  # noqa: E402
 from scdiff_core.trajectory import DEFAULT_METHOD, METHODS  # noqa: E402
 
@@ -42,7 +42,7 @@ def url_fields() -> list[Field]:
     method = ss.get(f"t_{kh}_method", DEFAULT_METHOD)
     mode = ss.get(f"t_{kh}_mode_{method}", METHODS[method].default_guidance)
     return [Field("col", f"t_{kh}_col", str, list(m.conditions)), Field("method", f"t_{kh}_method", str, list(METHODS)),
-            Field("mode", f"t_{kh}_mode_{method}", str, [g for g in GUIDANCE if g != "chained"]),
+            Field("mode", f"t_{kh}_mode_{method}", str, modes_for(1)),
             Field("start", f"t_{kh}_start_{col}", str, b.vocab[col]), Field("end", f"t_{kh}_end_{col}", str, b.vocab[col]),
             *[Field(f"fix_{c}", f"t_{kh}_fix_{col}_{c}", str, [ANY] + b.vocab[c]) for c in m.conditions if c != col],
             Field("points", f"t_{kh}_points", int, lo=2, hi=50), Field("cpp", f"t_{kh}_cpp", int, lo=1, hi=1000),
@@ -83,8 +83,7 @@ def traj_controls() -> None:  # a name of its own: fragment ids derive from it
               help="Fraction of the noise schedule the cells go back to before being denoised towards the end "
                    "state: lower keeps more of each start cell, 1.0 keeps nothing (inversion paths trace the "
                    "cells back exactly, so 1.0 suits them).")
-    mode = st.radio("Guidance", sorted((g for g in GUIDANCE if g != "chained"),  # one column moves: free's composition
-                                       key=lambda k: k != METHODS[method].default_guidance),
+    mode = st.radio("Guidance", sorted(modes_for(1), key=lambda k: k != METHODS[method].default_guidance),  # one column moves
                     horizontal=True, persist_state="session", key=f"t_{kh}_mode_{method}", format_func=lambda x: {"free": "classifier-free"}.get(x, x),
                     help="  \n".join(f"**{k}**: {g.description}" for k, g in GUIDANCE.items()))
     st.slider("Guidance strength", 0.0, 15.0, float(defaults["trajectory_" + mode]), 0.25,

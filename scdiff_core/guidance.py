@@ -148,12 +148,14 @@ def classifier_free(model: nn.Module, cond_weights: Sequence[torch.Tensor | None
             base[:, k] = torch.where(single, idx[:, 0], null[k])
             prefix = base
 
-    def eps_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        n = x.shape[0]
+    plans: dict[int, tuple[torch.Tensor, list]] = {}  # per batch size: stacked conditions, (cond, base, w)
+
+    def plan(n: int) -> tuple[torch.Tensor, list]:
+        """The distinct conditions to evaluate (built once per batch size, not every step)."""
         conds: list[torch.Tensor] = [null.expand(n, K)]
 
         def index(c: torch.Tensor) -> int:  # position of condition c in conds, added if new
-            hit = next((i for i, u in enumerate(conds) if u is c or torch.equal(u, c)), None)
+            hit = next((i for i, u in enumerate(conds) if torch.equal(u, c)), None)
             if hit is None:
                 conds.append(c)
                 hit = len(conds) - 1
@@ -165,8 +167,15 @@ def classifier_free(model: nn.Module, cond_weights: Sequence[torch.Tensor | None
             cc = (null.expand(n, K) if pre is None else pre).clone()
             cc[:, k] = codes
             pairs.append((index(cc), base, wv))
-        m = len(conds)
-        out = model(x.repeat(m, 1), t.repeat(m), torch.cat(conds, 0)).view(m, n, -1)  # (m, N, D)
+        return torch.cat(conds, 0), pairs
+
+    def eps_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        if n not in plans:
+            plans[n] = plan(n)
+        conds, pairs = plans[n]
+        m = conds.shape[0] // n
+        out = model(x.repeat(m, 1), t.repeat(m), conds).view(m, n, -1)  # (m, N, D)
         eps = out[0]
         for ci, bi, wv in pairs:
             eps = eps + wv[:, None] * (out[ci] - out[bi])
@@ -184,6 +193,12 @@ def _build_free(model, targets: Sequence[torch.Tensor | None], scales: Sequence[
                               "for combinations never seen in training")
 def _build_chained(model, targets: Sequence[torch.Tensor | None], scales: Sequence[float]) -> EpsFn:
     return classifier_free(model.denoiser, targets, model.n_classes, scales, chain=True)
+
+
+def modes_for(n_columns: int) -> list[str]:
+    """The guidance modes worth offering when ``n_columns`` condition columns are guided: with one,
+    chained is classifier-free itself and is left out."""
+    return [g for g in GUIDANCE if g != "chained" or n_columns > 1]
 
 
 @register_guidance("classifier", "gradients of one noise-aware classifier per condition (scDiffusion)")

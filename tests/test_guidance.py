@@ -58,9 +58,14 @@ class _CondModel(torch.nn.Module):
 
     n_classes = [2, 3]
 
+    @staticmethod
+    def codes(cond):
+        """(c0, c1) with null codes counted as 0, the others as code + 1."""
+        return (torch.where(cond[:, 0] == 2, 0, cond[:, 0] + 1).float(),
+                torch.where(cond[:, 1] == 3, 0, cond[:, 1] + 1).float())
+
     def forward(self, x, t, cond):
-        c0 = torch.where(cond[:, 0] == 2, 0, cond[:, 0] + 1).float()
-        c1 = torch.where(cond[:, 1] == 3, 0, cond[:, 1] + 1).float()
+        c0, c1 = self.codes(cond)
         return x + 10 * c0[:, None] + 100 * c1[:, None]
 
 
@@ -89,8 +94,7 @@ class _InteractingModel(_CondModel):
     """_CondModel plus an interaction 1000·c0·c1: the joint is not the sum of the marginals."""
 
     def forward(self, x, t, cond):
-        c0 = torch.where(cond[:, 0] == 2, 0, cond[:, 0] + 1).float()
-        c1 = torch.where(cond[:, 1] == 3, 0, cond[:, 1] + 1).float()
+        c0, c1 = self.codes(cond)
         return super().forward(x, t, cond) + 1000 * (c0 * c1)[:, None]
 
 
