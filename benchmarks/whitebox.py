@@ -56,7 +56,8 @@ def measure(dataset: str, seeds: list[int], iters: dict[str, int], out: Path) ->
                 if (seed, space, b) in done:  # an interrupted pair: only the missing backbone
                     continue
                 row = run_one(dataset, b, space, n, out / f"s{seed}", ae_from if space == "latent" else None, seed=seed,
-                              split_seed=0, result_name=f"exploration/whitebox_{dataset}_{b}_{space}_s{seed}")
+                              split_seed=0, result_name=f"exploration/whitebox_{dataset}_{b}_{space}_s{seed}",
+                              time_ddpm=False)
                 rep = {r["set"]: r for r in row["report"]["table"] if r["scope"] == "all"}
                 res["rows"].append({
                     "dataset": dataset, "seed": seed, "space": space, "backbone": b, "iters": n,
