@@ -117,7 +117,7 @@ def main():
             it += 1
         t_train += time.perf_counter() - t0
         if t_train >= next_eval:
-            row = {"iters": it, "train_minutes": t_train / 60, "loss": float(loss), **evaluate_now("val")}
+            row = {"iters": it, "train_minutes": t_train / 60, "loss": float(loss.detach()), **evaluate_now("val")}
             curve.append(row)
             print(row, flush=True)
             next_eval += a.eval_minutes * 60

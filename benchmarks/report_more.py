@@ -161,3 +161,39 @@ def unseen_section(load) -> list[str]:
                "`--exclude paul15_clusters=7MEP,phase=G2M`)" + (f", chosen: `{u['chosen']}`" if u.get("chosen") else "")
                + ":", ""] + _unseen_rows(u)
     return md if (sel or u) else md + ["_not run_", ""]
+
+
+def gene_curve_section(load) -> list[str]:
+    """Issue 13, item 2: how far gene-space diffusion gets in 60 minutes on 2 cores, and what it would need."""
+    import numpy as np
+
+    d = load("gene_curve_crate")
+    if not d:
+        return []
+    m, c, ft = d["machine"], d["curve"], d["final_test"]
+    md = ["### Gene space in 60 minutes on 2 cores (issue 13, item 2)", "",
+          f"`python benchmarks/gene_space_curve.py --backbone {d['backbone']} --minutes {d['minutes']:g}` ({m['date']}, "
+          f"git {m['git']}, quiet machine, {m['torch_threads']} threads): {d['backbone'].upper()} (width "
+          f"{d['hparams']['width']}, depth {d['hparams']['depth']}, patches of {d['hparams']['patch_size']} genes, "
+          f"{d['parameters']:,} parameters) on pbmc68k's standardised expression vectors, AdamW 1e-3 at a constant rate "
+          "after 500 warm-up steps; at each row the EMA weights generate as many cells per label as the validation split "
+          "holds (classifier-free, strength 1, DDIM-50) and are scored against the **validation** cells. Results: "
+          f"`benchmarks/results/gene_curve_{d['backbone']}.json`.", "",
+          "| training minutes | iterations | RF AUROC (validation) | MMD² | label fidelity |", "|---|---|---|---|---|"]
+    md += [f"| {fmt(r['train_minutes'], 1)} | {r['iters']:,} | {fmt(r['rf_auroc'])} | {fmt(r['mmd2'], 4)} | "
+           f"{fmt(r['label_fidelity'])} |" for r in c]
+    t = np.array([r["train_minutes"] for r in c])
+    y = np.array([r["rf_auroc"] for r in c])
+    line = f"After {d['minutes']:g} minutes, once against the **test** cells: RF AUROC {fmt(ft['rf_auroc'])}, MMD² " \
+           f"{fmt(ft['mmd2'], 4)}, label fidelity {fmt(ft['label_fidelity'])} (the test cells' own control: 0.777, " \
+           "docs/benchmarks_whitebox.md)."
+    if len(c) >= 4 and ft["rf_auroc"] > 0.75:
+        b, a = np.polyfit(np.log(t), y, 1)  # RF AUROC against log training time
+        b4, a4 = np.polyfit(np.log(t[-4:]), y[-4:], 1)
+        line += (f" **Miss** (target ≤ 0.75). The curve falls about linearly in log time (RF AUROC ≈ {a:.3f} − "
+                 f"{-b:.3f} ln minutes over all {len(c)} points), which puts 0.75 at about "
+                 f"{np.exp((0.75 - a) / b) / 60:.1f} hours of training on these cores ({np.exp((0.75 - a4) / b4) / 60:.1f} "
+                 f"hours from the slope of the last four points); the last three points "
+                 f"({', '.join(fmt(v) for v in y[-3:])}) have flattened at this constant learning rate, so even that is "
+                 "optimistic: a decaying learning rate or a wider model, on a GPU, are the next things to try.")
+    return md + ["", line, ""]
