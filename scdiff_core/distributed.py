@@ -101,6 +101,9 @@ class Dist:
         import torch.distributed as tdist
 
         if self.active and tdist.is_initialized():
+            import gc
+
+            gc.collect()  # DDP wrappers left in reference cycles still hold the group: free them first
             tdist.destroy_process_group()
 
     def barrier(self) -> None:

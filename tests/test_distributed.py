@@ -115,6 +115,18 @@ def test_two_gloo_processes_train_a_model_that_generates(data_file, tmp_path):
                                                         else cells.X)).all()
 
 
+def test_a_torchrun_worker_keeps_its_exit_code_and_message(tmp_path):
+    """Workers leave through os._exit (no exit-time teardown races): the error line and the code still arrive."""
+    env = dict(_env(), TORCHELASTIC_RUN_ID="t", WORLD_SIZE="2", RANK="1", LOCAL_RANK="1")
+    r = subprocess.run([sys.executable, "-m", "scdiff_core.cli", "train", "--data", str(tmp_path / "absent.h5ad"),
+                        "--conditions", ",", "--out", str(tmp_path / "m"), "--device", "cpu"],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "error: --conditions needs at least one obs column" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "m").exists()
+
+
 def _weights(d: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
