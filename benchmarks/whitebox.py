@@ -31,7 +31,8 @@ from benchmarks.common import RESULTS, ROOT, fmt, machine, save_json, set_thread
 DOC = ROOT / "docs" / "benchmarks_whitebox.md"
 
 
-def measure(dataset: str, seeds: list[int], iters: dict[str, int], out: Path) -> dict:
+def measure(dataset: str, seeds: list[int], iters: dict[str, int], out: Path,
+            spaces: tuple[str, ...] = ("latent", "gene")) -> dict:
     from benchmarks.backbones import CONDITIONS, GENE_PATCH, TRANSFORMER, iteration_time, run_one
     from scdiff_core.data import load_prepared
 
@@ -44,7 +45,7 @@ def measure(dataset: str, seeds: list[int], iters: dict[str, int], out: Path) ->
     res = json.loads(prev.read_text()) if prev.exists() else {"rows": []}
     done = {(r["seed"], r["space"], r["backbone"]) for r in res["rows"]}
     for seed in seeds:
-        for space in ("latent", "gene"):
+        for space in spaces:
             if {(seed, space, "dit"), (seed, space, "crate")} <= done:
                 continue
             dim, patch = dims[space]
@@ -125,6 +126,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", choices=["pbmc68k", "paul15"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--spaces", nargs="+", choices=["latent", "gene"], default=["latent", "gene"],
+                    help="which pairs to run (a session too short for the gene pair can still add latent seeds)")
     ap.add_argument("--dit-iters-latent", type=int, default=2000)
     ap.add_argument("--dit-iters-gene", type=int, default=1000)
     ap.add_argument("--out", default=str(ROOT / "runs" / "whitebox"))
@@ -135,7 +138,7 @@ def main():
         print(DOC.read_text())
         return
     set_threads(2)
-    measure(a.dataset, a.seeds, {"latent": a.dit_iters_latent, "gene": a.dit_iters_gene}, Path(a.out))
+    measure(a.dataset, a.seeds, {"latent": a.dit_iters_latent, "gene": a.dit_iters_gene}, Path(a.out), tuple(a.spaces))
     print(report())
 
 

@@ -70,7 +70,7 @@ class _Fidelity:
 
 def calibrate_guidance(model, train: AnnData, val: AnnData, *, modes: Sequence[str] = ("free", "chained", "classifier"),
                        grid: Sequence[float] = GRID, n_max: int = MAX_CELLS, steps: int = 50, seed: int = 0,
-                       progress: ProgressFn | None = None) -> dict:
+                       progress: ProgressFn | None = None, stop_early: bool = True) -> dict:
     """Per-column default strengths whose fidelity matches the validation cells' (module docstring).
 
     Parameters
@@ -83,7 +83,13 @@ def calibrate_guidance(model, train: AnnData, val: AnnData, *, modes: Sequence[s
     modes
         Guidance modes to calibrate (those the model supports).
     grid
-        Strengths tried per column.
+        Strengths tried per column, weakest first.
+    stop_early
+        Stop a column's scan at the first pair of strengths whose fidelities bracket the validation
+        cells' (the pair :func:`crossing` would pick from the whole grid, so the chosen strength is
+        the same); the report then holds the strengths tried. On the shipped checkpoints this tries
+        47 (paul15) and 20 (pbmc68k) of the 72 strengths; a gene-space transformer on paul15 spent
+        about 2.4 minutes per strength on 2 cores.
 
     Returns
     -------
@@ -106,17 +112,30 @@ def calibrate_guidance(model, train: AnnData, val: AnnData, *, modes: Sequence[s
         chosen = dict(model._scales(None, mode))
         out["report"][mode] = {}
         for col in model.conditions:
-            trials = {}
-            for s in grid:
-                cells = model.generate(groups, guidance=mode, scales={**chosen, col: float(s)}, steps=steps, seed=seed)
-                trials[float(s)] = fid(cells, requested[col], col, seed)
+            trials: dict[float, float] = {}
+            for s in sorted(float(g) for g in grid):
+                cells = model.generate(groups, guidance=mode, scales={**chosen, col: s}, steps=steps, seed=seed)
+                prev = trials[max(trials)] if trials else None
+                trials[s] = fid(cells, requested[col], col, seed)
                 done += 1
+                if progress is not None:
+                    progress(done, total)
+                if stop_early and prev is not None and _brackets(prev, trials[s], control[col]):
+                    break
+            skipped = len(grid) - len(trials)
+            if skipped:  # the strengths not tried count as done, so the progress bar ends full
+                done += skipped
                 if progress is not None:
                     progress(done, total)
             chosen[col] = crossing(trials, control[col])
             out["report"][mode][col] = {"control": control[col], "fidelity": trials, "chosen": chosen[col]}
         out[mode] = {c: float(chosen[c]) for c in model.conditions}
     return out
+
+
+def _brackets(fa: float, fb: float, target: float) -> bool:
+    """Whether fidelities ``fa`` then ``fb`` (at two neighbouring strengths) cross ``target``."""
+    return fa == fa and fb == fb and (fa - target) * (fb - target) <= 0 and fa != fb
 
 
 def crossing(trials: Mapping[float, float], target: float) -> float:
@@ -127,7 +146,7 @@ def crossing(trials: Mapping[float, float], target: float) -> float:
     s = sorted(trials)
     for a, b in zip(s, s[1:]):
         fa, fb = trials[a], trials[b]
-        if fa == fa and fb == fb and (fa - target) * (fb - target) <= 0 and fa != fb:
+        if _brackets(fa, fb, target):
             return float(round(a + (target - fa) / (fb - fa) * (b - a), 3))
     return float(min(trials, key=lambda x: (abs(trials[x] - target) if trials[x] == trials[x] else np.inf, x)))
 

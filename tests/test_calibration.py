@@ -24,7 +24,8 @@ def test_crossing_interpolates_between_the_grid_points_around_the_target():
 def test_calibration_picks_the_strength_where_fidelity_meets_real_fidelity(tiny_model, held):
     from scdiff_core.calibration import calibrate_guidance, crossing
 
-    cal = calibrate_guidance(tiny_model, held.train, held.val, modes=("free",), grid=(0.5, 2.0, 5.0), n_max=90)
+    cal = calibrate_guidance(tiny_model, held.train, held.val, modes=("free",), grid=(0.5, 2.0, 5.0), n_max=90,
+                             stop_early=False)
     assert set(cal["free"]) == set(tiny_model.conditions)
     for col in tiny_model.conditions:
         rep = cal["report"]["free"][col]
@@ -35,6 +36,42 @@ def test_calibration_picks_the_strength_where_fidelity_meets_real_fidelity(tiny_
     # stronger guidance on the cell type makes the cells look more like the type asked for
     f = cal["report"]["free"]["cell_type"]["fidelity"]
     assert f[5.0] >= f[0.5]
+
+
+def test_stopping_at_the_first_crossing_chooses_what_the_whole_grid_would(tiny_model, held):
+    from scdiff_core.calibration import calibrate_guidance
+
+    grid = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+    kw = dict(modes=("free",), grid=grid, n_max=90)
+    full = calibrate_guidance(tiny_model, held.train, held.val, stop_early=False, **kw)
+    seen = []
+    early = calibrate_guidance(tiny_model, held.train, held.val, progress=lambda d, t: seen.append((d, t)), **kw)
+    assert early["free"] == full["free"]
+    tried = 0
+    for col in tiny_model.conditions:
+        f_full, f_early = full["report"]["free"][col]["fidelity"], early["report"]["free"][col]["fidelity"]
+        assert list(f_early) == sorted(grid)[:len(f_early)]  # a prefix of the grid, weakest first
+        assert f_early == {g: f_full[g] for g in f_early}  # the same cells, so the same fidelities
+        tried += len(f_early)
+    assert seen[-1] == (2 * len(grid), 2 * len(grid))  # the bar ends full however many were skipped
+    assert len(seen) >= tried
+
+
+def test_the_calibrate_command_rewrites_the_defaults_and_says_what_it_chose(tiny_model_dir, tmp_path, capsys):
+    import json
+    import shutil
+
+    from scdiff_core.cli import main
+
+    ck = tmp_path / "ck"
+    shutil.copytree(tiny_model_dir, ck)
+    assert main(["calibrate", "--checkpoint", str(ck), "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    cal = json.loads((ck / "config.json").read_text())["guidance_defaults"]["calibrated"]
+    for mode in ("free", "chained", "classifier"):
+        for col, s in cal[mode].items():
+            assert f"{mode:10s} {col}: strength {s:g} (validation cells' fidelity" in out
+    assert cal["command"].startswith("scdiff calibrate --checkpoint") and f"saved {ck}" in out
 
 
 def test_calibrated_defaults_are_what_generate_uses(tiny_model):

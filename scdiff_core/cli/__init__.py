@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 0
-    if args.command == "train":
-        args._argv = None if argv is None else "scdiff " + " ".join(shlex.quote(x) for x in argv)
+    # the command line a checkpoint records (train, calibrate): the one given to main(), else the process's
+    args._argv = None if argv is None else "scdiff " + " ".join(shlex.quote(x) for x in argv)
     with one_line_warnings():
         try:
             if args.command != "train" and getattr(args, "threads", None):

@@ -39,13 +39,23 @@ def run(a) -> int:
     import shlex
     import sys
 
-    cal["command"] = "scdiff " + " ".join(shlex.quote(x) for x in sys.argv[1:])
+    cal["command"] = a._argv or "scdiff " + " ".join(shlex.quote(x) for x in sys.argv[1:])
     model.config["guidance_defaults"]["calibrated"] = cal
     model.save(a.checkpoint)
     for mode in (m for m in cal if m not in ("report", "command")):
         for col, s in cal[mode].items():
             r = cal["report"][mode][col]
-            print(f"{mode:10s} {col}: strength {s:g} (fidelity {r['fidelity'][s]:.3f}, validation cells "
-                  f"{r['control']:.3f})")
+            print(f"{mode:10s} {col}: strength {s:g} (validation cells' fidelity {r['control']:.3f}; generated: "
+                  + ", ".join(f"{g:g} → {f:.3f}" for g, f in _around(r["fidelity"], s)) + ")")
     print(f"saved {a.checkpoint}")
     return 0
+
+
+def _around(fidelity: dict, s: float) -> list[tuple[float, float]]:
+    """The tried strengths next to the chosen one ``s`` (both neighbours when it was interpolated)."""
+    g = sorted(fidelity)
+    if s in fidelity:
+        return [(s, fidelity[s])]
+    lo = [x for x in g if x < s]
+    hi = [x for x in g if x > s]
+    return [(x, fidelity[x]) for x in (lo[-1:] + hi[:1])]
