@@ -49,7 +49,7 @@ def iteration_time(name: str, dim: int, n_classes, hp: dict, batch: int = 256, r
 
 
 def run_one(dataset, backbone, space, iters, out_dir, ae_from, seed=0, wall_iters=None, existing=None,
-            split_seed=None, result_name=None, time_ddpm=True):
+            split_seed=None, result_name=None, time_ddpm=True, calibration_modes=None):
     import torch
 
     from benchmarks.quality import run as quality
@@ -73,6 +73,8 @@ def run_one(dataset, backbone, space, iters, out_dir, ae_from, seed=0, wall_iter
         cfg = TrainConfig(seed=seed, split_seed=split_seed, backbone=backbone, space=space, backbone_hparams=hp, diffusion_iters=n_iter,
                           autoencoder_from=str(ae_from) if (space == "latent" and ae_from) else None, threads=2,
                           ae_epochs=300 if dataset == "pbmc68k" else 200)
+        if calibration_modes:  # only the modes the caller scores (quality() below uses classifier-free)
+            cfg.calibration_modes = tuple(calibration_modes)
         out = out_dir / name
         t0 = time.perf_counter()
         train(prep, out, cfg)

@@ -13,7 +13,11 @@ the expression vector, patches of 32 genes) and training seed (same split, split
 2. DiT trains for ``--dit-iters-latent`` / ``--dit-iters-gene`` iterations and CRATE for as many
    iterations as fit in DiT's measured wall time (equal wall time);
 3. each is scored by benchmarks/quality.py against the held-out *test* cells (the final table: no
-   setting is chosen here), classifier-free guidance, DDIM-50: RF AUROC and label fidelity.
+   setting is chosen here), classifier-free guidance at the per-column strengths that training
+   calibrated on validation cells, DDIM-50: RF AUROC and label fidelity. Training calibrates the
+   classifier-free mode only (``calibration_modes``), the one scored; rows before 2026-12-07
+   calibrated all three modes, which gives the same classifier-free strengths (each mode's sweep is
+   independent) in three times the time.
 
 Latent-space runs reuse the shipped checkpoint's autoencoder (``autoencoder_from``), so they
 differ only in the denoiser. Results: benchmarks/results/whitebox_<dataset>.json.
@@ -58,7 +62,7 @@ def measure(dataset: str, seeds: list[int], iters: dict[str, int], out: Path,
                     continue
                 row = run_one(dataset, b, space, n, out / f"s{seed}", ae_from if space == "latent" else None, seed=seed,
                               split_seed=0, result_name=f"exploration/whitebox_{dataset}_{b}_{space}_s{seed}",
-                              time_ddpm=False)
+                              time_ddpm=False, calibration_modes=("free",))
                 rep = {r["set"]: r for r in row["report"]["table"] if r["scope"] == "all"}
                 res["rows"].append({
                     "dataset": dataset, "seed": seed, "space": space, "backbone": b, "iters": n,

@@ -17,7 +17,7 @@ from scdiff_app.checkpoints import current_checkpoint, find_checkpoints, no_mode
 from scdiff_app.feedback import run_safely  # noqa: E402
 from scdiff_app.figures.models import counts_figure, training_curves_figure  # noqa: E402
 from scdiff_app.charts import chart  # noqa: E402
-from scdiff_app.jobs import cancel_job, list_jobs, remove_job, running_inputs, start_training  # noqa: E402
+from scdiff_app.jobs import cancel_job, list_jobs, overall_progress, remove_job, running_inputs, start_training  # noqa: E402
 from scdiff_app.settings import user_root  # noqa: E402
 from scdiff_app.uploads import delete_upload, plain_error, save_training_upload, stored_uploads  # noqa: E402
 
@@ -149,15 +149,8 @@ def training_form(info: dict) -> None:
             st.session_state["_jobs_running"] = True
 
 def _job_progress(j: dict) -> None:
-    stages = ["autoencoder", "diffusion"] + [f"classifier_{c}" for c in j["conditions"]] + ["reference"]
-    cur = j["current"]
-    if cur is None:
-        st.progress(0.0, text="preparing the data…")
-        return
-    step, total = j["stages"][cur]
-    k = stages.index(cur) if cur in stages else 0
-    frac = (k + step / max(1, total)) / len(stages)
-    st.progress(min(1.0, frac), text=f"stage {k + 1}/{len(stages)}: {cur} {step:,}/{total:,}")
+    frac, text = overall_progress(j)
+    st.progress(frac, text=text)
 
 def job_card(j: dict, done_seen: set) -> None:
     st.markdown(f"**{j['name']}** — {JOB_HEADS[j['status']]} · conditions {', '.join(j['conditions'])} · "

@@ -118,6 +118,21 @@ def parse_progress(text: str) -> dict:
             "error": err[-1] if err else None}
 
 
+def overall_progress(job: dict) -> tuple[float, str]:
+    """(fraction done, caption) of a training job over its stages in order: autoencoder, diffusion,
+    one classifier per column, the reference map, then the guidance calibration (app-started runs
+    calibrate; a stage missing from the list still shows its own name and the stage count)."""
+    cur = job.get("current")
+    if cur is None:
+        return 0.0, "preparing the data…"
+    stages = (["autoencoder", "diffusion"] + [f"classifier_{c}" for c in job.get("conditions", [])]
+              + ["reference", "calibration"])
+    step, total = job["stages"][cur]
+    k = stages.index(cur) if cur in stages else len(stages) - 1
+    frac = (k + step / max(1, total)) / len(stages)
+    return min(1.0, frac), f"stage {k + 1}/{len(stages)}: {cur} {step:,}/{total:,}"
+
+
 def _log_tail(path: str, size: int = 200_000) -> str:
     try:
         with open(path, "rb") as f:

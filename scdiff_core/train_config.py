@@ -76,6 +76,8 @@ class TrainConfig:
     trajectory_classifier_scale: float = 4.0
     trajectory_free_scale: float = 1.0
     calibrate: bool = True              # per-column defaults matched to validation cells' fidelity (calibration.py)
+    # which guidance modes calibrate: each costs a sweep of generations (fewer modes, a shorter calibration)
+    calibration_modes: tuple[str, ...] = ("free", "chained", "classifier")
     # bookkeeping
     save_every: int = 1000
     threads: int | None = None
@@ -107,6 +109,13 @@ class TrainConfig:
             bad(f"likelihood must be one of {', '.join(sorted(LIKELIHOODS))}, got {self.likelihood!r}.")
         if self.backbone not in BACKBONES:
             bad(f"backbone must be one of {', '.join(sorted(BACKBONES))}, got {self.backbone!r}.")
+        from .guidance import GUIDANCE
+
+        modes = self.calibration_modes
+        if (not isinstance(modes, (list, tuple)) or not modes
+                or not all(isinstance(m, str) and m in GUIDANCE for m in modes) or len(set(modes)) != len(modes)):
+            bad(f"calibration_modes must name one or more of {', '.join(GUIDANCE)} once each (to skip calibration "
+                f"set calibrate to false), got {modes!r}.")
         for name in ("ae_lr", "diffusion_lr", "classifier_lr"):
             if not getattr(self, name) > 0:
                 bad(f"{name} must be positive.")
@@ -182,5 +191,5 @@ class TrainConfig:
         unknown = set(d) - names
         if unknown:
             raise ScdiffError(f"Unknown training option(s): {', '.join(sorted(unknown))}.")
-        return cls(**{k: tuple(v) if isinstance(v, list) and k in ("split", "ae_hidden", "classifier_hidden") else v
-                      for k, v in d.items()})
+        tuples = ("split", "ae_hidden", "classifier_hidden", "calibration_modes")
+        return cls(**{k: tuple(v) if isinstance(v, list) and k in tuples else v for k, v in d.items()})

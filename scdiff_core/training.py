@@ -315,7 +315,8 @@ def _calibrate(run: _Run, model: SCDiffModel, split: dict) -> dict:
         rows = part.sample(CALIBRATION_MAX_CELLS, run.cfg.seed)
         cells[s] = ad.AnnData(part.rows(rows).X.numpy(), obs=obs.loc[np.asarray(split[s])[rows]].copy(), var=var)
     prog = None if run.progress is None else (lambda i, n: run.progress("calibration", i, n, {}))
-    return calibrate_guidance(model, cells["train"], cells["val"], seed=run.cfg.seed, progress=prog)
+    return calibrate_guidance(model, cells["train"], cells["val"], modes=tuple(run.cfg.calibration_modes),
+                              seed=run.cfg.seed, progress=prog)
 
 
 def _config(run: _Run, split: dict, space: DiffusionSpace, den, classifiers, summary: dict, command) -> dict:
@@ -359,7 +360,7 @@ def train(prep: PreparedData, out: str | Path, cfg: TrainConfig | None = None, *
         Hyper-parameters; defaults suit a few thousand cells on 2 CPU cores.
     progress
         ``progress(stage, step, total, info)``; stages are ``autoencoder``, ``diffusion``,
-        ``classifier_<column>``, ``reference``.
+        ``classifier_<column>``, ``reference``, ``calibration``.
     resume
         Continue from ``<out>/.train_state`` if it was left by the same command.
     command

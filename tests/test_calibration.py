@@ -74,6 +74,67 @@ def test_the_calibrate_command_rewrites_the_defaults_and_says_what_it_chose(tiny
     assert cal["command"].startswith("scdiff calibrate --checkpoint") and f"saved {ck}" in out
 
 
+def test_calibrating_one_mode_keeps_the_other_modes_calibration(tiny_model_dir, tmp_path, capsys):
+    import json
+    import shutil
+
+    from scdiff_core.cli import main
+
+    ck = tmp_path / "ck"
+    shutil.copytree(tiny_model_dir, ck)
+    assert main(["calibrate", "--checkpoint", str(ck), "--threads", "1", "--modes", "classifier"]) == 0
+    first = json.loads((ck / "config.json").read_text())["guidance_defaults"]["calibrated"]
+    assert set(first) == {"classifier", "report", "command"} and set(first["report"]) == {"classifier"}
+    assert main(["calibrate", "--checkpoint", str(ck), "--threads", "1", "--modes", "free"]) == 0
+    out = capsys.readouterr().out
+    cal = json.loads((ck / "config.json").read_text())["guidance_defaults"]["calibrated"]
+    assert cal["classifier"] == first["classifier"] and cal["report"]["classifier"] == first["report"]["classifier"]
+    assert set(cal["free"]) == {"cell_type", "phase"} and set(cal["report"]) == {"classifier", "free"}
+    assert "--modes free" in cal["command"]
+    assert "free       cell_type: strength" in out and "classifier cell_type" not in out.split("saved")[-2]
+
+
+def test_the_calibrate_command_refuses_an_unknown_mode(tiny_model_dir, capsys):
+    from scdiff_core.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["calibrate", "--checkpoint", str(tiny_model_dir), "--modes", "free,strong"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "--modes: takes guidance modes separated by commas (free, chained, classifier)" in err
+    assert "Traceback" not in err
+
+
+def test_train_calibrate_option_sets_the_modes_or_skips_calibration():
+    import argparse
+
+    from scdiff_core.cli.args import modes_arg
+    from scdiff_core.cli.train import _config
+    from scdiff_core.train_config import TrainConfig
+
+    parse = modes_arg("--calibrate", allow_none=True)
+    assert parse("all") == ("free", "chained", "classifier")
+    assert parse(" Free, classifier,free ") == ("free", "classifier")
+    assert parse("none") == ()
+    for bad in ("", "strong", "free,,x"):
+        with pytest.raises(argparse.ArgumentTypeError, match="takes guidance modes"):
+            parse(bad)
+    base = dict(seed=0, backbone="mlp", space="latent", threads=1, split=(0.6, 0.2, 0.2), config=None,
+                per_label=False, exclude=None, encoder_init=None)
+    cfg = _config(argparse.Namespace(**base, calibrate=("free",)))
+    assert cfg.calibrate and cfg.calibration_modes == ("free",)
+    assert not _config(argparse.Namespace(**base, calibrate=())).calibrate
+    assert _config(argparse.Namespace(**base, calibrate=None)).calibration_modes == TrainConfig().calibration_modes
+    # through --config too, and a checkpoint's stored list reads back as the same config
+    cfg = TrainConfig.from_dict({**TrainConfig().to_dict(), "calibration_modes": ["classifier"]}).validate()
+    assert cfg.calibration_modes == ("classifier",)
+    from scdiff_core.errors import ScdiffError
+
+    for bad in ([], ["free", "free"], ["strong"], "free", [1]):
+        with pytest.raises(ScdiffError, match="calibration_modes must name one or more of free, chained, classifier"):
+            TrainConfig.from_dict({**TrainConfig().to_dict(), "calibration_modes": bad}).validate()
+
+
 def test_calibrated_defaults_are_what_generate_uses(tiny_model):
     import copy
 
@@ -106,6 +167,11 @@ def test_training_stores_calibrated_defaults(tiny_prep, tmp_path, tiny_config):
     for mode in ("free", "chained", "classifier"):  # two columns: the chained composition is calibrated too
         assert set(cal[mode]) == set(m.conditions)
         assert m.default_scales(mode) == cal[mode]
+    # calibration_modes: only those modes are calibrated; the others keep the single default strength
+    train(tiny_prep, tmp_path / "f", TrainConfig.from_dict({**cfg.to_dict(), "calibration_modes": ["free"]}))
+    f = SCDiffModel.load(tmp_path / "f")
+    assert {k for k in f.config["guidance_defaults"]["calibrated"] if k not in ("report", "command")} == {"free"}
+    assert f.default_scales("classifier") == {c: float(f.config["guidance_defaults"]["classifier"]) for c in f.conditions}
 
 
 def test_one_column_chained_shares_the_classifier_free_calibration(tiny_model):

@@ -77,6 +77,27 @@ def split_arg(v: str) -> tuple[float, float, float]:
     return f[0], f[1], f[2]
 
 
+def modes_arg(flag: str, allow_none: bool) -> Callable[[str], tuple[str, ...]]:
+    """Comma-separated guidance modes (``free,chained,classifier``), ``all``, or (``allow_none``) ``none``."""
+    from ..guidance import GUIDANCE
+
+    def parse(v: str) -> tuple[str, ...]:
+        text = v.strip().lower()
+        if text == "all":
+            return tuple(GUIDANCE)
+        if allow_none and text == "none":
+            return ()
+        modes = tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
+        bad = [m for m in modes if m not in GUIDANCE]
+        if bad or not modes:
+            raise argparse.ArgumentTypeError(
+                f"{flag} takes guidance modes separated by commas ({', '.join(GUIDANCE)}), 'all'"
+                + (" or 'none'" if allow_none else "") + f"; got {v!r}")
+        return modes
+
+    return parse
+
+
 threads_arg = typed(V.integer, "--threads", 1, V.MAX_THREADS)
 seed_arg = typed(V.seed, "--seed")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .args import add_threads, tqdm_progress
+from .args import add_threads, modes_arg, tqdm_progress
 
 HELP = "calibrate a checkpoint's default guidance strengths on its validation cells"
 
@@ -18,6 +18,9 @@ def add_parser(sub) -> None:
     c.add_argument("--checkpoint", required=True, help="checkpoint folder (rewritten in place, atomically)")
     c.add_argument("--data", help="where the training data is, if not where the checkpoint recorded it")
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--modes", type=modes_arg("--modes", allow_none=False), default="all", metavar="MODES",
+                   help="guidance modes to calibrate (free, chained, classifier, comma-separated, or all); the "
+                        "checkpoint keeps its earlier calibration of the other modes")
     add_threads(c)
     c.set_defaults(func=run)
 
@@ -35,14 +38,19 @@ def run(a) -> int:
         val = ad.concat([held.val, held.test])
     else:
         val = held.val
-    cal = calibrate_guidance(model, held.train, val, seed=a.seed, progress=tqdm_progress("calibrating"))
+    cal = calibrate_guidance(model, held.train, val, modes=a.modes, seed=a.seed, progress=tqdm_progress("calibrating"))
     import shlex
     import sys
 
-    cal["command"] = a._argv or "scdiff " + " ".join(shlex.quote(x) for x in sys.argv[1:])
-    model.config["guidance_defaults"]["calibrated"] = cal
+    new = [m for m in cal if m not in ("report", "command")]
+    old = model.config["guidance_defaults"].get("calibrated") or {}
+    kept = {m: old[m] for m in old if m not in ("report", "command") and m not in new}
+    merged = {**kept, **{m: cal[m] for m in new},
+              "report": {**{m: r for m, r in (old.get("report") or {}).items() if m in kept}, **cal["report"]},
+              "command": a._argv or "scdiff " + " ".join(shlex.quote(x) for x in sys.argv[1:])}
+    model.config["guidance_defaults"]["calibrated"] = merged
     model.save(a.checkpoint)
-    for mode in (m for m in cal if m not in ("report", "command")):
+    for mode in new:
         for col, s in cal[mode].items():
             r = cal["report"][mode][col]
             print(f"{mode:10s} {col}: strength {s:g} (validation cells' fidelity {r['control']:.3f}; generated: "

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .. import validate as V
-from .args import UsageError, count_arg, kv_pairs, seed_arg, split_arg, threads_arg
+from .args import UsageError, count_arg, kv_pairs, modes_arg, seed_arg, split_arg, threads_arg
 
 HELP = "train a model on an .h5ad file or a built-in dataset"
 
@@ -61,6 +61,11 @@ def add_parser(sub) -> None:
     t.add_argument("--exclude", action="append", metavar="COL=V[,COL2=V2]",
                    help="keep a combination out of training (its cells go to the test set), e.g. "
                         "paul15_clusters=7MEP,phase=G2M to test generating an unseen combination; repeatable")
+    t.add_argument("--calibrate", type=modes_arg("--calibrate", allow_none=True), default=None, metavar="MODES",
+                   help="guidance modes whose per-column default strengths are calibrated on validation cells when "
+                        "training ends (free, chained, classifier, comma-separated; default all): each mode is a sweep "
+                        "of generations, which takes long for gene-space transformers on a CPU; 'none' skips it and "
+                        "keeps the single default strengths (`scdiff calibrate` can do it later)")
     t.add_argument("--encoder-init", metavar="PATH",
                    help="start the encoder from a pretrained one: an scdiff checkpoint folder, or a foundation "
                         "model's encoder converted by `scdiff convert-encoder` (genes aligned by name)")
@@ -99,6 +104,10 @@ def _config(a):
         cfg.exclude = [kv_pairs(x.split(","), "--exclude") for x in a.exclude]
     if a.encoder_init:
         cfg.encoder_init = a.encoder_init
+    if a.calibrate is not None:
+        cfg.calibrate = bool(a.calibrate)
+        if a.calibrate:
+            cfg.calibration_modes = a.calibrate
     for name in ("ae_epochs", "diffusion_iters", "classifier_iters", "latent_dim"):
         if getattr(a, name, None) is not None:
             setattr(cfg, name, getattr(a, name))

@@ -71,6 +71,19 @@ def test_training_progress_parser():
     assert parse_progress("error: The column 'x' is missing.\n")["error"] == "The column 'x' is missing."
 
 
+def test_overall_progress_counts_the_calibration_as_the_last_stage():
+    from scdiff_app.jobs import overall_progress
+
+    job = {"conditions": ["cell_type", "phase"], "current": None, "stages": {}}
+    assert overall_progress(job) == (0.0, "preparing the data…")
+    job.update(current="diffusion", stages={"autoencoder": (9, 9), "diffusion": (50, 100)})
+    assert overall_progress(job) == (1.5 / 6, "stage 2/6: diffusion 50/100")
+    # the calibration comes after the reference map: nearly done, not back at stage 1
+    job.update(current="calibration", stages={**job["stages"], "reference": (1, 1), "calibration": (36, 72)})
+    frac, text = overall_progress(job)
+    assert frac == 5.5 / 6 and text == "stage 6/6: calibration 36/72"
+
+
 def test_phase_not_offered_when_it_cannot_be_scored(env):
     """Genes renamed so that no S/G2M marker is left: 'phase' is not offered (with the reason, no CLI flag)."""
     import anndata as ad
