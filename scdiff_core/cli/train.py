@@ -61,7 +61,8 @@ def add_parser(sub) -> None:
     t.add_argument("--exclude", action="append", metavar="COL=V[,COL2=V2]",
                    help="keep a combination out of training (its cells go to the test set), e.g. "
                         "paul15_clusters=7MEP,phase=G2M to test generating an unseen combination; repeatable")
-    t.add_argument("--calibrate", type=modes_arg("--calibrate", allow_none=True), default=None, metavar="MODES",
+    t.add_argument("--calibrate", type=modes_arg("--calibrate", allow_none=True), default=argparse.SUPPRESS,
+                   metavar="MODES",
                    help="guidance modes whose per-column default strengths are calibrated on validation cells when "
                         "training ends (free, chained, classifier, comma-separated; default all): each mode is a sweep "
                         "of generations, which takes long for gene-space transformers on a CPU; 'none' skips it and "
@@ -104,10 +105,11 @@ def _config(a):
         cfg.exclude = [kv_pairs(x.split(","), "--exclude") for x in a.exclude]
     if a.encoder_init:
         cfg.encoder_init = a.encoder_init
-    if a.calibrate is not None:
-        cfg.calibrate = bool(a.calibrate)
-        if a.calibrate:
-            cfg.calibration_modes = a.calibrate
+    modes = getattr(a, "calibrate", None)
+    if modes is not None:
+        cfg.calibrate = bool(modes)
+        if modes:
+            cfg.calibration_modes = modes
     for name in ("ae_epochs", "diffusion_iters", "classifier_iters", "latent_dim"):
         if getattr(a, name, None) is not None:
             setattr(cfg, name, getattr(a, name))
