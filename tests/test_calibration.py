@@ -105,6 +105,23 @@ def test_the_calibrate_command_refuses_an_unknown_mode(tiny_model_dir, capsys):
     assert "Traceback" not in err
 
 
+def test_the_calibrate_command_refuses_a_mode_the_model_cannot_use(synthetic_path, tmp_path, capsys):
+    from scdiff_core.cli import main
+    from scdiff_core.data import load_prepared
+    from scdiff_core.training import TrainConfig, train
+
+    one_column = load_prepared(str(synthetic_path), ["cell_type"])
+    train(one_column, tmp_path / "one",
+          TrainConfig(ae_epochs=2, diffusion_iters=20, classifier_iters=10, latent_dim=4, ae_hidden=(16,),
+                      backbone_hparams={"widths": [16]}, classifier_hidden=(16,), calibrate=False, ae_decoder_refit=0))
+    before = (tmp_path / "one" / "config.json").read_bytes()
+    assert main(["calibrate", "--checkpoint", str(tmp_path / "one"), "--modes", "free,chained"]) == 2
+    err = capsys.readouterr().err
+    assert (tmp_path / "one" / "config.json").read_bytes() == before  # refused before any work, nothing written
+    assert "chained cannot be calibrated for this model: it has one condition column" in err
+    assert "Traceback" not in err
+
+
 def test_train_calibrate_option_sets_the_modes_or_skips_calibration():
     import argparse
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .args import add_threads, modes_arg, tqdm_progress
+from .args import UsageError, add_threads, modes_arg, tqdm_progress
 
 HELP = "calibrate a checkpoint's default guidance strengths on its validation cells"
 
@@ -31,6 +31,9 @@ def run(a) -> int:
     from ..model import SCDiffModel
 
     model = SCDiffModel.load(a.checkpoint)
+    if "chained" in a.modes and a.modes != ("free", "chained", "classifier") and len(model.conditions) < 2:
+        raise UsageError("--modes: chained cannot be calibrated for this model: it has one condition column, where "
+                         "the chained mode is the classifier-free one (calibrate free).")
     held = HeldOut(model, data=a.data)
     if held.note:  # no test split: the validation cells were halved; calibrate on all of them
         import anndata as ad
