@@ -65,7 +65,7 @@ def run_path(model, key, start, end, args, seed=0):
     if args.method == "inversion":
         opts.update(refine=args.refine, pairing=args.pairing)
     if args.method == "manifold":
-        opts.update(neighbors=getattr(args, "neighbors", 15))
+        opts.update(neighbors=getattr(args, "neighbors", 15), local_weight=getattr(args, "local_weight", 0.5))
     secs = []
     for _ in range(max(1, args.repeats)):
         t0 = time.perf_counter()
@@ -185,6 +185,7 @@ def main():
     ap.add_argument("--refine", type=int, default=0, help="inversion: fixed-point refinements per step")
     ap.add_argument("--pairing", default="random", help="inversion: random or matched")
     ap.add_argument("--neighbors", type=int, default=15, help="manifold: k of the neighbour graph")
+    ap.add_argument("--local-weight", type=float, default=0.5, help="manifold: weight of the local labels")
     ap.add_argument("--split", default="val", choices=["val", "test"],
                     help="real cells measured against: val for choices, test for the final table")
     ap.add_argument("--repeats", type=int, default=1, help="timing: median of this many runs")

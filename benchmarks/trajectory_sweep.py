@@ -3,8 +3,9 @@
     python benchmarks/trajectory_sweep.py --checkpoint checkpoints/paul15 --name trajsweep_inversion_val \\
         --config inversion,free,1.0,,50,0,random --config gradient,classifier,0.6,,50,0,random
 
-Each ``--config`` is METHOD,GUIDANCE,T_START,SCALE,STEPS,REFINE,PAIRING,NEIGHBORS (SCALE empty:
-the checkpoint's default; NEIGHBORS: k of the manifold method's graph). Every row holds the figures of ``benchmarks/trajectory.py`` that depend on
+Each ``--config`` is METHOD,GUIDANCE,T_START,SCALE,STEPS,REFINE,PAIRING,NEIGHBORS,LOCAL_WEIGHT (SCALE
+empty: the checkpoint's default; NEIGHBORS: k of the manifold method's graph; LOCAL_WEIGHT: its weight of
+the local labels, default 0.5). Every row holds the figures of ``benchmarks/trajectory.py`` that depend on
 the settings (pseudotime order, Spearman, RF AUROC of the intermediates against real intermediate
 validation cells, seconds) for both paths; all results go to one JSON under benchmarks/results/.
 """
@@ -21,10 +22,10 @@ from benchmarks.trajectory import PATHS, evaluate_path, pseudotime_reference  # 
 
 
 def parse_config(s: str, points: int, cells: int, split: str) -> SimpleNamespace:
-    m, g, t, sc, st, rf, pa, nb = (s.split(",") + [""] * 8)[:8]
+    m, g, t, sc, st, rf, pa, nb, lw = (s.split(",") + [""] * 9)[:9]
     return SimpleNamespace(method=m, guidance=g, t_start=float(t), scale=float(sc) if sc else None,
                            steps=int(st or 50), refine=int(rf or 0), pairing=pa or "random",
-                           neighbors=int(nb or 15), points=points,
+                           neighbors=int(nb or 15), local_weight=float(lw or 0.5), points=points,
                            cells=cells, split=split, repeats=1, full=False)
 
 

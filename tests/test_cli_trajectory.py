@@ -37,9 +37,9 @@ def test_trajectory_methods_and_cell_files(tiny_model_dir, tiny_model, tmp_path,
     out4 = tmp_path / "manifold.h5ad"
     assert main(["trajectory", "--checkpoint", str(tiny_model_dir), "--column", "cell_type", "--method", "manifold",
                  "--from-cells", str(ids), "--to", "C", "--points", "3", "--cells-per-point", "4", "--neighbors", "8",
-                 "--out", str(out4)]) == 0
+                 "--local-weight", "1", "--out", str(out4)]) == 0
     m = ad.read_h5ad(out4).uns["scdiff"]
-    assert m["method"] == "manifold" and m["neighbors"] == 8 and m["t_start"] == 0.3
+    assert m["method"] == "manifold" and m["neighbors"] == 8 and m["t_start"] == 0.3 and m["local_weight"] == 1.0
 
 
 @pytest.mark.parametrize("extra,msg", [
@@ -51,6 +51,8 @@ def test_trajectory_methods_and_cell_files(tiny_model_dir, tiny_model, tmp_path,
     (["--method", "inversion", "--from", "A", "--to", "B", "--sampler", "ddpm"], "DDIM"),
     (["--method", "inversion", "--from", "A", "--to", "B", "--neighbors", "30"], "--method manifold"),
     (["--method", "manifold", "--from", "A", "--to", "B", "--neighbors", "1000"], "neighbors"),
+    (["--method", "gradient", "--from", "A", "--to", "B", "--local-weight", "0.2"], "--method manifold"),
+    (["--method", "manifold", "--from", "A", "--to", "B", "--local-weight", "2"], "local_weight"),
 ])
 def test_trajectory_errors(tiny_model_dir, tmp_path, capsys, extra, msg):
     argv = ["trajectory", "--checkpoint", str(tiny_model_dir), "--column", "cell_type", "--points", "2",

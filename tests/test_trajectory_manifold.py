@@ -6,17 +6,16 @@ import torch
 
 from scdiff_core.errors import ScdiffError
 from scdiff_core.trajectory import cell_set
-from scdiff_core.trajectory.manifold import _connect, along, chains, reference_graph
+from scdiff_core.trajectory.manifold import (LOCAL_CELLS, _connect, along, chains, graph_coordinates, local_labels,
+                                             reference_graph)
 
 
-def test_along_walks_a_polyline_by_length():
-    line = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 3.0]])  # length 1 + 3
-    pts = along(line, np.array([0.0, 0.25, 0.5, 1.0]))
-    assert np.allclose(pts, [[0, 0], [1, 0], [1, 1], [1, 3]])
-    # repeated vertices (a start cell that is itself a training cell) add no length
-    same = along(np.array([[2.0, 2.0], [2.0, 2.0], [4.0, 2.0]]), np.array([0.0, 0.5, 1.0]))
-    assert np.allclose(same, [[2, 2], [3, 2], [4, 2]])
+def test_along_walks_a_polyline_at_the_pace_of_its_cells():
+    line = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 3.0]])  # two steps, each half of the path, whatever its length
+    pts = along(line, np.array([0.0, 0.25, 0.5, 0.75, 1.0]))
+    assert np.allclose(pts, [[0, 0], [0.5, 0], [1, 0], [1, 1.5], [1, 3]])
     assert np.allclose(along(np.zeros((3, 2)), np.array([0.3])), [[0, 0]])
+    assert np.allclose(along(np.ones((1, 2)), np.array([0.0, 1.0])), [[1, 1], [1, 1]])  # a one-cell chain
 
 
 def test_connect_joins_components_by_their_shortest_edge():
@@ -42,6 +41,33 @@ def test_chains_go_through_training_cells(tiny_model):
         assert np.allclose(d, 0.0)
     G, _, _ = reference_graph(tiny_model, 10)
     assert reference_graph(tiny_model, 10)[0] is G  # cached per model and k
+    # the graph joins cells in the expression PCA of the reference map, as scanpy's neighbours do
+    assert np.array_equal(graph_coordinates(tiny_model), tiny_model.reference["pcs"].astype(np.float64))
+    P = graph_coordinates(tiny_model)
+    rows, cols = G.nonzero()
+    assert np.allclose(np.asarray(G[rows, cols]).ravel(), ((P[rows] - P[cols]) ** 2).sum(1), rtol=1e-4, atol=1e-6)
+
+
+def test_local_labels_are_the_make_up_of_the_nearest_training_cells(tiny_model):
+    R = tiny_model.reference["space"].astype(np.float64)
+    codes = tiny_model.reference["label_cell_type"]
+    y = local_labels(tiny_model, "cell_type", R[:50]).numpy()
+    assert y.shape == (50, len(tiny_model.config["vocab"]["cell_type"]))
+    assert np.allclose(y.sum(1), 1.0) and np.all(np.isclose(y * LOCAL_CELLS, np.round(y * LOCAL_CELLS)))
+    assert np.all(y[np.arange(50), codes[:50]] >= 1.0 / LOCAL_CELLS)  # a training cell counts among its own neighbours
+    # away from the cluster borders the make-up is the cluster's own label
+    assert (y.argmax(1) == codes[:50]).mean() > 0.8
+
+
+def test_local_weight_changes_the_condition_not_the_chain(tiny_model):
+    kw = dict(method="manifold", n_points=3, cells_per_point=30, seed=0, t_start=0.2)
+    ends = tiny_model.trajectory("cell_type", "A", "C", local_weight=0.0, **kw)
+    local = tiny_model.trajectory("cell_type", "A", "C", local_weight=1.0, **kw)
+    assert ends.uns["scdiff"]["local_weight"] == 0.0 and local.uns["scdiff"]["local_weight"] == 1.0
+    assert ends.uns["scdiff"]["mean_chain_cells"] == local.uns["scdiff"]["mean_chain_cells"]
+    assert not np.array_equal(np.asarray(ends.X), np.asarray(local.X))
+    default = tiny_model.trajectory("cell_type", "A", "C", **kw)
+    assert default.uns["scdiff"]["local_weight"] == 0.5
 
 
 def _pred_share(model, X, label):
@@ -91,6 +117,11 @@ def test_manifold_ends_reproduce_the_sets(tiny_model):
     (dict(neighbors=1.5), "neighbors"),
     (dict(neighbors=True), "neighbors"),
     (dict(t_start=0.0), "t_start"),
+    (dict(local_weight=1.5), "local_weight"),
+    (dict(local_weight=-0.1), "local_weight"),
+    (dict(local_weight=True), "local_weight"),
+    (dict(local_weight="half"), "local_weight"),
+    (dict(local_weight=float("nan")), "local_weight"),
     (dict(pairing="matched"), "no option"),
 ])
 def test_bad_manifold_requests(tiny_model, kwargs, msg):

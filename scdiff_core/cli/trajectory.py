@@ -45,6 +45,10 @@ def add_parser(sub) -> None:
                     help="inversion: pair start and end cells at random or one-to-one by similarity")
     tr.add_argument("--neighbors", type=int, default=15,
                     help="manifold: k of the neighbour graph of training cells the path walks through")
+    tr.add_argument("--local-weight", type=float, default=None, metavar="W",
+                    help="manifold: from 0 to 1, how much each point is drawn as the real cells around it are "
+                         "labelled rather than as the λ-mix of the two ends (default 0.5; 1: the most realistic "
+                         "intermediates, 0: pseudotime follows λ most tightly)")
     tr.add_argument("--condition", action="append", metavar="COL=VALUE", help="hold another column fixed")
     add_sampling(tr, guidance_default=None)
     tr.set_defaults(steps=None)  # None: the method's own number of steps
@@ -81,8 +85,10 @@ def run(a) -> int:
         raise UsageError("--refine and --pairing belong to --method inversion.")
     if a.method == "manifold":
         opts.update(neighbors=a.neighbors)
-    elif a.neighbors != 15:
-        raise UsageError("--neighbors belongs to --method manifold.")
+        if a.local_weight is not None:
+            opts.update(local_weight=a.local_weight)
+    elif a.neighbors != 15 or a.local_weight is not None:
+        raise UsageError("--neighbors and --local-weight belong to --method manifold.")
     adata = model.trajectory(a.column, start, end, method=a.method, **opts)
     write_h5ad(adata, a.out)
     print(f"wrote {adata.n_obs} cells ({a.points} points × {a.cells_per_point}, {a.method}) to {a.out}")
