@@ -116,8 +116,9 @@ def classifier_free(model: nn.Module, cond_weights: Sequence[torch.Tensor | None
 
     cond_weights[k]: None (column not guided) or (N, C_k) weights π over the classes of column k,
     per cell (one-hot for a condition, (1 − λ, λ) for interpolation). Each cell may ask for a
-    different class; the network is called 1 + Σ_k S_k times per step, S_k being the largest
-    number of non-zero classes any cell has in column k (1 for plain conditions).
+    different class; per step the network sees each cell once without a condition and once for each
+    class it gives a non-zero weight (1 + Σ_k S_k passes over the batch at most, S_k being the largest
+    number of non-zero classes any cell has in column k; 2 for plain conditions).
 
     ``chain=True`` composes by the chain rule instead, p(c_1, c_2 | x) = p(c_1 | x) p(c_2 | x, c_1):
     column k's term is ε(c_<k, c_k) − ε(c_<k), the network given the earlier guided columns' values
@@ -148,37 +149,54 @@ def classifier_free(model: nn.Module, cond_weights: Sequence[torch.Tensor | None
             base[:, k] = torch.where(single, idx[:, 0], null[k])
             prefix = base
 
-    plans: dict[int, tuple[torch.Tensor, list]] = {}  # per batch size: stacked conditions, (cond, base, w)
+    # per batch size: the blocks to evaluate (rows of the batch or None for all, conditions) and the terms
+    plans: dict[int, tuple[list, list]] = {}
 
-    def plan(n: int) -> tuple[torch.Tensor, list]:
-        """The distinct conditions to evaluate (built once per batch size, not every step)."""
-        conds: list[torch.Tensor] = [null.expand(n, K)]
+    def plan(n: int) -> tuple[list, list]:
+        """The distinct (rows, condition) blocks to evaluate, built once per batch size, not every step.
 
-        def index(c: torch.Tensor) -> int:  # position of condition c in conds, added if new
-            hit = next((i for i, u in enumerate(conds) if torch.equal(u, c)), None)
-            if hit is None:
-                conds.append(c)
-                hit = len(conds) - 1
-            return hit
+        A slot's block holds only the cells that ask for a class in it (a cell's weights may be spread
+        over several classes, as in an interpolation or a neighbourhood's label make-up, while its
+        neighbour asks for one): the other cells' terms are zero. Baselines are whole-batch blocks.
+        """
+        blocks: list[tuple[torch.Tensor | None, torch.Tensor]] = [(None, null.expand(n, K))]
 
-        pairs = []  # (condition index, baseline index, weights) per slot
+        def index(rows: torch.Tensor | None, c: torch.Tensor) -> int:  # position of the block, added if new
+            for i, (r, u) in enumerate(blocks):
+                same_rows = (r is None and rows is None) or (r is not None and rows is not None and torch.equal(r, rows))
+                if same_rows and torch.equal(u, c):
+                    return i
+            blocks.append((rows, c))
+            return len(blocks) - 1
+
+        pairs = []  # (block index, baseline block index, rows or None, weights of those rows)
         for k, codes, wv, pre in slots:
-            base = 0 if pre is None else index(pre)
+            base = 0 if pre is None else index(None, pre)
+            asks = codes != null[k]
+            if not bool(asks.any()):
+                continue
+            rows = None if bool(asks.all()) else torch.nonzero(asks).squeeze(1)
             cc = (null.expand(n, K) if pre is None else pre).clone()
             cc[:, k] = codes
-            pairs.append((index(cc), base, wv))
-        return torch.cat(conds, 0), pairs
+            if rows is not None:
+                cc, wv = cc[rows], wv[rows]
+            pairs.append((index(rows, cc), base, rows, wv))
+        return blocks, pairs
 
     def eps_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
         if n not in plans:
             plans[n] = plan(n)
-        conds, pairs = plans[n]
-        m = conds.shape[0] // n
-        out = model(x.repeat(m, 1), t.repeat(m), conds).view(m, n, -1)  # (m, N, D)
-        eps = out[0]
-        for ci, bi, wv in pairs:
-            eps = eps + wv[:, None] * (out[ci] - out[bi])
+        blocks, pairs = plans[n]
+        xs = torch.cat([x if r is None else x[r] for r, _ in blocks], 0)
+        ts = torch.cat([t if r is None else t[r] for r, _ in blocks], 0)
+        out = model(xs, ts, torch.cat([c for _, c in blocks], 0))
+        outs = torch.split(out, [n if r is None else len(r) for r, _ in blocks], 0)
+        eps = outs[0]
+        for ci, bi, rows, wv in pairs:
+            base = outs[bi] if rows is None else outs[bi][rows]
+            term = wv[:, None] * (outs[ci] - base)
+            eps = eps + term if rows is None else eps.index_add(0, rows, term)
         return eps
 
     return eps_fn

@@ -117,3 +117,44 @@ def test_chained_composition_follows_the_chain_rule():
     # marginal composition (the default) ignores the interaction: 2·20 + 0.5·300 for cell 0
     plain = classifier_free(m, [pi0, pi1], [2, 3], [2.0, 0.5])(x, t)
     assert torch.allclose(plain[0], torch.tensor([40.0 + 150.0]))
+
+
+class _CountingModel(_InteractingModel):
+    """_InteractingModel that counts the cells it is shown."""
+
+    seen = 0
+
+    def forward(self, x, t, cond):
+        self.seen += x.shape[0]
+        return super().forward(x, t, cond)
+
+
+def _dense_free(m, pis, n_classes, scales, x, t):
+    """ε∅ + Σ_k w_k Σ_c π_kc (ε(c_k = c) − ε∅), one network call per (column, class), as the formula reads."""
+    K, n = len(n_classes), x.shape[0]
+    null = torch.tensor(n_classes).expand(n, K)
+    e0 = m(x, t, null)
+    eps = e0.clone()
+    for k, (pi, w) in enumerate(zip(pis, scales)):
+        for c in range(n_classes[k]):
+            cc = null.clone()
+            cc[:, k] = c
+            eps = eps + w * pi[:, c:c + 1] * (m(x, t, cc) - e0)
+    return eps
+
+
+def test_classifier_free_shows_the_network_only_the_cells_that_ask_for_a_class():
+    g = torch.Generator().manual_seed(0)
+    n = 40
+    x, t = torch.randn(n, 1, generator=g), torch.zeros(n, dtype=torch.long)
+    # column 0: most cells one-hot, a few spread over both classes; column 1: a neighbourhood's make-up
+    pi0 = torch.nn.functional.one_hot(torch.randint(0, 2, (n,), generator=g), 2).float()
+    pi0[:5] = torch.tensor([0.4, 0.6])
+    pi1 = torch.zeros(n, 3)
+    pi1[:, 0] = 1.0
+    pi1[:3] = torch.tensor([0.2, 0.4, 0.4])
+    m = _CountingModel()
+    eps = classifier_free(m, [pi0, pi1], [2, 3], [2.0, 0.5])(x, t)
+    assert torch.allclose(eps, _dense_free(_CountingModel(), [pi0, pi1], [2, 3], [2.0, 0.5], x, t), atol=1e-4)
+    # ε∅ for all, column 0's first class for all, its second for the 5 spread cells, column 1 likewise for 3 + 3
+    assert m.seen == n + n + 5 + n + 3 + 3
