@@ -9,8 +9,9 @@ app read it):
   noise, the noises joined by slerp, the condition mixed, every point decoded — each intermediate
   is a sample of the model.
 * ``manifold`` — **paths through real cells** (:mod:`.manifold`): each start cell joined to an end
-  cell by the shortest chain of training cells in a neighbour graph; points along the chain
-  lightly noised and re-drawn by the model.
+  cell by the shortest chain of training cells in their expression-PCA neighbour graph; points
+  along the chain lightly noised and re-drawn by the model under the two ends' mix and the labels of
+  the real cells around them.
 
 Ends are labels or sets of cells (:mod:`.sets`, :func:`cell_set`). The default method
 (:data:`DEFAULT_METHOD`, ``manifold``) was chosen by measurement on paul15 validation cells
@@ -53,8 +54,9 @@ METHODS: dict[str, TrajectoryMethod] = {
     "manifold": TrajectoryMethod(
         "manifold", "Path through real cells",
         "Each start cell is linked to an end cell by the shortest chain of similar real cells between them; "
-        "points along that chain are lightly blurred and re-drawn by the model, so the path passes through the "
-        "intermediate states that exist in the data.",
+        "points along that chain are lightly blurred and re-drawn by the model, half as the mix of the two ends and "
+        "half as the real cells around them are labelled, so the path passes through the intermediate states that "
+        "exist in the data.",
         manifold_path, "free", 0.3),
     "inversion": TrajectoryMethod(
         "inversion", "Inversion path",
