@@ -62,12 +62,12 @@ def space_neighbours(model):
 
 
 def reference_graph(model, k: int = 15):
-    """(graph, neighbours, typical distance) over the stored training cells, cached per k.
+    """(graph, coordinates, typical distance) over the stored training cells, cached per k.
 
     ``graph`` is a symmetric CSR matrix of squared Euclidean distances between k-nearest neighbours in
-    :func:`graph_coordinates`, made connected: each smaller component is joined to the rest by its
-    shortest edge; ``neighbours`` is the index in those coordinates and ``typical`` the median
-    distance from a cell to its nearest neighbour there.
+    ``coordinates`` (:func:`graph_coordinates`), made connected: each smaller component is joined to
+    the rest by its shortest edge; ``typical`` is the median distance from a cell to its nearest
+    neighbour there.
     """
     cache = model.__dict__.setdefault("_manifold_graphs", {})  # k -> graph; a loaded model's cells never change
     if int(k) in cache:
@@ -84,8 +84,8 @@ def reference_graph(model, k: int = 15):
     G = G.maximum(G.T).tocsr()
     G = _connect(G, R)
     typical = float(np.median(dist[:, 1]))
-    cache[int(k)] = (G, nn, typical)  # a benign race: two threads build the same graph
-    return G, nn, typical
+    cache[int(k)] = (G, R, typical)  # a benign race: two threads build the same graph
+    return G, R, typical
 
 
 def _connect(G: sp.csr_matrix, R: np.ndarray) -> sp.csr_matrix:
@@ -120,9 +120,8 @@ def chains(model, xa: np.ndarray, xb: np.ndarray, k: int) -> tuple[list[np.ndarr
     """
     from scipy.sparse.csgraph import dijkstra
 
-    G, _, typical = reference_graph(model, k)
+    G, P, typical = reference_graph(model, k)
     R = model.reference["space"]
-    P = graph_coordinates(model)
     nn = space_neighbours(model)
     _, sa = nn.kneighbors(xa, n_neighbors=1)
     _, sb = nn.kneighbors(xb, n_neighbors=1)
