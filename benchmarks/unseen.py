@@ -16,6 +16,13 @@ for 7MEP × G2M is measured once, with the chosen setting, on a model that never
 
 Excluded combinations go to the test part of the split in full (scdiff_core/data/split.py), so the
 real cells of a held-out combination are never seen in training or calibration.
+
+Besides the library's guidance modes, ``--try`` takes two two-stage compositions (candidates, not
+library options): ``anchor@T/MODE:W1,W2`` draws cells of the cluster alone, noises them to T·T_max
+and denoises from there under the whole combination; ``switch@T/MODE:W1,W2`` guides only the
+cluster above T·T_max and the whole combination below it (one pass). Each real row also scores
+technical replicates of the real cells (Poisson redraws of their own counts): the fidelity a model
+that draws new cells of the combination could reach (:func:`real_row`).
 """
 from __future__ import annotations
 
@@ -43,7 +50,14 @@ def score(m, held, key: str, cluster: str, phase: str, guidance: str, scales, ce
     real = t[(t.obs[key].astype(str) == cluster) & (t.obs["phase"].astype(str) == phase)].copy()
     combo = {key: cluster, "phase": phase}
     sc = None if scales is None else {key: float(scales[0]), "phase": float(scales[1])}
-    g = m.generate(combo, cells, guidance=guidance, scales=sc, seed=seed)
+    if guidance.startswith("anchor@"):  # e.g. anchor@0.5/free: the cell type first, then re-drawn at 0.5
+        t_anchor, _, mode = guidance[len("anchor@"):].partition("/")
+        g = anchored(m, combo, cells, float(t_anchor), mode, sc, seed)
+    elif guidance.startswith("switch@"):  # e.g. switch@0.4/free: the cell type alone above 0.4·T, all below
+        t_switch, _, mode = guidance[len("switch@"):].partition("/")
+        g = switched(m, combo, cells, float(t_switch), mode, sc, seed)
+    else:
+        g = m.generate(combo, cells, guidance=guidance, scales=sc, seed=seed)
     rep = evaluate(g, train=held.train, test=real, control=None, label_key=key, phase_key="phase",
                    min_label_cells=10**9, seed=seed, reference=held.reference)
     s = rep.summary().iloc[0].to_dict()
@@ -56,18 +70,103 @@ def score(m, held, key: str, cluster: str, phase: str, guidance: str, scales, ce
             "mmd2_vs_real_combo": s["mmd2"], "n_real": int(real.n_obs)}
 
 
-def real_row(held, key: str, cluster: str, phase: str, seed: int) -> dict:
+def anchored(m, combo: dict, n: int, t_anchor: float, mode: str, scales, seed: int):
+    """Draw cells of the first column's value alone (classifier-free, its defaults) in the diffusion
+    space, noise them to ``t_anchor``·T and denoise from there under the whole combination (``mode``,
+    ``scales``)."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    first = m.conditions[0]
+    full = [m._one_hot(c, [combo.get(c)] * n) for c in m.conditions]
+    alone = [y if c == first else None for c, y in zip(m.conditions, full)]
+    free = m.default_scales("free")
+    x = torch.randn(n, m.config["space_dim"], generator=g)
+    v0 = m._denoise(x, alone, [free[c] for c in m.conditions], "free", "ddim", 50, 0.0, None, g, None)
+    T = m.diffusion.num_timesteps
+    t_a = int(round(t_anchor * (T - 1)))
+    x_t = m.diffusion.q_sample(v0, torch.full((n,), t_a, dtype=torch.long), torch.randn(v0.shape, generator=g))
+    sc = m._scales(scales, mode)
+    v = m._denoise(x_t, full, [sc[c] for c in m.conditions], mode, "ddim", 50, 0.0, t_a, g, None)
+    cells = m.from_space(v, np.random.default_rng(seed))
+    return m._to_anndata(cells, pd.DataFrame({c: [combo.get(c)] * n for c in m.conditions}),
+                         {"anchor": t_anchor, "guidance": mode}, kind="generate")
+
+
+def switched(m, combo: dict, n: int, t_switch: float, mode: str, scales, seed: int):
+    """One DDIM pass: above ``t_switch``·T only the first column is guided (classifier-free, at its
+    strength in ``scales``), below it the whole combination (``mode``, ``scales``)."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from scdiff_core.diffusion.sampler import make_sampler, run_sampler
+    from scdiff_core.guidance import GUIDANCE
+
+    g = torch.Generator().manual_seed(seed)
+    first = m.conditions[0]
+    full = [m._one_hot(c, [combo.get(c)] * n) for c in m.conditions]
+    alone = [y if c == first else None for c, y in zip(m.conditions, full)]
+    sc = m._scales(scales, mode)
+    w = [sc[c] for c in m.conditions]
+    late, early = GUIDANCE[mode].build(m, full, w), GUIDANCE["free"].build(m, alone, w)
+    t_s = int(round(t_switch * (m.diffusion.num_timesteps - 1)))
+
+    def eps(x, t):
+        return late(x, t) if int(t[0]) <= t_s else early(x, t)
+
+    x = torch.randn(n, m.config["space_dim"], generator=g)
+    with torch.no_grad():
+        v = run_sampler(make_sampler("ddim", m.diffusion, 50, eta=0.0), eps, x, generator=g)
+    cells = m.from_space(v, np.random.default_rng(seed))
+    return m._to_anndata(cells, pd.DataFrame({c: [combo.get(c)] * n for c in m.conditions}),
+                         {"switch": t_switch, "guidance": mode}, kind="generate")
+
+
+def resampled(real, draws: int, seed: int):
+    """``draws`` technical replicates of real cells: each cell's counts redrawn as Poisson(observed counts),
+    normalized as the cells are (per 1e4 of the cell's total over all its genes, log1p)."""
+    import anndata as ad
+    import numpy as np
+    import scipy.sparse as sp
+
+    from scdiff_core.common import LIBRARY_KEY
+
+    C = real.layers["counts"]
+    C = np.asarray(C.todense() if sp.issparse(C) else C, dtype=np.float64)
+    lib = real.obs[LIBRARY_KEY].to_numpy(np.float64)[:, None]
+    rng = np.random.default_rng(seed)
+    for _ in range(draws):
+        X = np.log1p(rng.poisson(C) / lib * 1e4).astype(np.float32)
+        yield ad.AnnData(X, obs=real.obs.copy(), var=real.var.copy())
+
+
+def real_row(held, key: str, cluster: str, phase: str, seed: int, draws: int = 5) -> dict:
+    """The real held-out cells of a combination scored as generated cells are, and their technical
+    replicates (:func:`resampled`): a model that draws new cells of the combination cannot reproduce
+    the count noise that put a real cell over a scoring threshold, so the replicates' fidelity, not
+    the real cells' own, is what a perfect generator of the combination would reach."""
     import numpy as np
 
     from scdiff_core.metrics import score_phases
 
     t = held.test
     real = t[(t.obs[key].astype(str) == cluster) & (t.obs["phase"].astype(str) == phase)].copy()
-    return {"combination": f"{cluster} x {phase}",
-            "cluster_fidelity": float((np.asarray(held.reference.predict_labels(held.reference.project(real)))
-                                       == cluster).mean()),
-            "phase_fidelity": float((score_phases(real, held.train, seed=seed) == phase).mean()),
-            "n_real": int(real.n_obs)}
+
+    def fid(cells):
+        clu = float((np.asarray(held.reference.predict_labels(held.reference.project(cells))) == cluster).mean())
+        return clu, float((score_phases(cells, held.train, seed=seed) == phase).mean())
+
+    clu, pha = fid(real)
+    row = {"combination": f"{cluster} x {phase}", "cluster_fidelity": clu, "phase_fidelity": pha,
+           "n_real": int(real.n_obs)}
+    if "counts" in real.layers:
+        reps = [fid(r) for r in resampled(real, draws, seed)]
+        row.update(replicates=draws, cluster_fidelity_replicates=float(np.mean([c for c, _ in reps])),
+                   phase_fidelity_replicates=float(np.mean([p for _, p in reps])))
+    return row
 
 
 def main():
@@ -79,6 +178,7 @@ def main():
                     help="final model: the setting chosen on the validation model, scored once next to the defaults")
     ap.add_argument("--try", dest="extra", nargs="+", default=None, metavar="GUIDANCE:W_CLUSTER,W_PHASE",
                     help="with --select: these settings instead of the built-in candidates (rows are added to the file)")
+    ap.add_argument("--name", default=None, help="results file name (default: from the checkpoint's name)")
     ap.add_argument("--cells", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
@@ -112,7 +212,7 @@ def main():
             rows.append(score(m, held, key, cl, ph, guidance, scales, a.cells, a.seed))
             print(rows[-1], flush=True)
     role = "validation (choices)" if a.select else "final (measured once)"
-    name = f"unseen{'_select' if a.select else ''}_{Path(a.checkpoint).name}"
+    name = a.name or f"unseen{'_select' if a.select else ''}_{Path(a.checkpoint).name}"
     if a.select and a.extra:  # a further round of choices: keep the earlier rows
         from benchmarks.common import RESULTS
         import json
