@@ -32,7 +32,24 @@ VARIANTS = [  # (name, graph space, pace, local_weight)
     ("PCA graph, cell pace, ends", "pca", "cells", 0.0),
     ("PCA graph, cell pace, local labels", "pca", "cells", 1.0),
     ("PCA graph, cell pace, half local (default)", "pca", "cells", 0.5),
+    ("diffusion-map graph, cell pace, half local", "diffmap", "cells", 0.5),
+    ("diffusion-map graph, cell pace, ends", "diffmap", "cells", 0.0),
 ]
+
+
+def diffmap_coordinates(model, n_comps: int = 15):
+    """The diffusion map (Coifman & Lafon 2006; scanpy's ``diffmap``, what DPT orders cells by) of the
+    stored training cells' expression PCA, its first (constant) component dropped."""
+    import anndata as ad
+    import numpy as np
+    import scanpy as sc
+
+    pcs = np.asarray(model.reference["pcs"], dtype=np.float32)
+    a = ad.AnnData(np.zeros((len(pcs), 1), dtype=np.float32))
+    a.obsm["X_pca"] = pcs
+    sc.pp.neighbors(a, n_neighbors=15, use_rep="X_pca", random_state=0)
+    sc.tl.diffmap(a, n_comps=n_comps + 1)
+    return np.asarray(a.obsm["X_diffmap"][:, 1:], dtype=np.float64)
 
 
 def along_by_length(line, lambdas):
@@ -58,6 +75,7 @@ def main():
     ap.add_argument("--checkpoint", default="checkpoints/paul15")
     ap.add_argument("--seeds", default="0,1,2,3,4,5")
     ap.add_argument("--name", default="trajdesign_val")
+    ap.add_argument("--only", nargs="+", default=None, metavar="VARIANT", help="run only these variants (by name)")
     a = ap.parse_args()
     set_threads(2)
     from scdiff_core.evaluation import HeldOut
@@ -71,7 +89,9 @@ def main():
     out = []
     try:
         for name, space, pace, w in VARIANTS:
-            M.graph_coordinates = pca_coords if space == "pca" else (
+            if a.only and name not in a.only:
+                continue
+            M.graph_coordinates = pca_coords if space == "pca" else diffmap_coordinates if space == "diffmap" else (
                 lambda m: np.asarray(m.reference["space"], dtype=np.float64))
             M.along = cells_pace if pace == "cells" else along_by_length
             model.__dict__.pop("_manifold_graphs", None)
