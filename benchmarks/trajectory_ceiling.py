@@ -8,7 +8,8 @@ are paired at random and joined by the method's chains (:func:`scdiff_core.traje
 at each of 10 values of λ the chain's training cell at that fraction (each chain cell an equal share,
 as the method paces it) is placed in pseudotime exactly as a generated cell is (the mean DPT
 pseudotime of its 10 nearest training cells). Spearman(λ, pseudotime) over those real cells is what a
-path that reproduced its chain cells perfectly would score. Training cells only: no validation or
+path that reproduced its chain cells perfectly would score. ``--via`` adds chains forced through a cell of
+a given label (the shortest such chain), to see whether a different route would order better. Training cells only: no validation or
 test cell is read, and nothing is chosen with it.
 """
 from __future__ import annotations
@@ -22,8 +23,36 @@ from benchmarks.common import machine, save_json, set_threads  # noqa: E402
 from benchmarks.trajectory import PATHS, pseudotime_reference  # noqa: E402
 
 
-def chain_cells(model, key: str, start: str, end: str, n: int, lambdas, seed: int):
-    """(n, K) indices of training cells: the chain cell at each λ of n random start/end pairs."""
+def via_chains(model, a, b, via_cells):
+    """Chains of training cells a[i] → w → b[i], w the cell of ``via_cells`` with the shortest such chain
+    (the same graph and costs as the method's chains): node index lists."""
+    import numpy as np
+    from scipy.sparse.csgraph import dijkstra
+
+    from scdiff_core.trajectory.manifold import reference_graph
+
+    G, _, _ = reference_graph(model, 15)
+    ua, ub = np.unique(a), np.unique(b)
+    da, pa = dijkstra(G, directed=False, indices=ua, return_predecessors=True)
+    db, pb = dijkstra(G, directed=False, indices=ub, return_predecessors=True)
+    ra, rb = {s: i for i, s in enumerate(ua)}, {s: i for i, s in enumerate(ub)}
+
+    def walk(pred, src, dst):
+        out = [dst]
+        while out[-1] != src:
+            out.append(pred[out[-1]])
+        return out[::-1]
+
+    out = []
+    for x, y in zip(a, b):
+        w = via_cells[np.argmin(da[ra[x]][via_cells] + db[rb[y]][via_cells])]
+        out.append(np.asarray(walk(pa[ra[x]], x, w) + walk(pb[rb[y]], y, w)[::-1][1:]))
+    return out
+
+
+def chain_cells(model, key: str, start: str, end: str, n: int, lambdas, seed: int, via: str | None = None):
+    """(n, K) indices of training cells: the chain cell at each λ of n random start/end pairs (``via``: a
+    label the chain must pass through, a waypoint the method does not have; for comparison only)."""
     import numpy as np
 
     from scdiff_core.trajectory.manifold import chains, space_neighbours
@@ -33,6 +62,11 @@ def chain_cells(model, key: str, start: str, end: str, n: int, lambdas, seed: in
     vocab = model.config["vocab"][key]
     a = rng.choice(np.flatnonzero(labels == vocab.index(start)), n)
     b = rng.choice(np.flatnonzero(labels == vocab.index(end)), n)
+    if via is not None:
+        out = np.empty((n, len(lambdas)), dtype=np.int64)
+        for i, nodes in enumerate(via_chains(model, a, b, np.flatnonzero(labels == vocab.index(via)))):
+            out[i] = nodes[np.clip(np.round(np.asarray(lambdas) * (len(nodes) - 1)).astype(int), 0, len(nodes) - 1)]
+        return out
     V = np.asarray(model.reference["space"], dtype=np.float64)
     lines, _ = chains(model, V[a], V[b], 15)
     nn = space_neighbours(model)
@@ -50,7 +84,10 @@ def main():
     ap.add_argument("--checkpoint", default="checkpoints/paul15")
     ap.add_argument("--seeds", default="0,1,2,3,4,5")
     ap.add_argument("--name", default="trajectory_ceiling")
+    ap.add_argument("--via", nargs="*", default=["9GMP→14Mo:15Mo", "9GMP→14Mo:10GMP"], metavar="PATH:LABEL",
+                    help="also chains of PATH forced through a cell of LABEL (a waypoint; for comparison)")
     a = ap.parse_args()
+    a.via = [tuple(x.rsplit(":", 1)) for x in a.via]
     set_threads(2)
     import anndata as ad
     import numpy as np
@@ -66,10 +103,12 @@ def main():
     pt = place(held.train)  # each training cell placed as a generated cell is (reference rows = training rows)
     lambdas = np.linspace(0.0, 1.0, 10)
     rows = {}
-    for name, (start, end, order, inter) in PATHS.items():
+    runs = [(name, start, end, None) for name, (start, end, _, _) in PATHS.items()]
+    runs += [(f"{PATHS[p][0]}→{v}→{PATHS[p][1]}", PATHS[p][0], PATHS[p][1], v) for p, v in a.via]
+    for name, start, end, via in runs:
         per_seed = []
         for seed in (int(s) for s in a.seeds.split(",")):
-            idx = chain_cells(model, key, start, end, 100, lambdas, seed)
+            idx = chain_cells(model, key, start, end, 100, lambdas, seed, via)
             lam = np.broadcast_to(lambdas, idx.shape).ravel()
             p = pt[idx.ravel()]
             ok = np.isfinite(p)
