@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import machine, save_json, set_threads  # noqa: E402
 from benchmarks.trajectory import PATHS, evaluate_path, pseudotime_reference  # noqa: E402
 
-VARIANTS = [  # (name, graph space, pace, local_weight)
+VARIANTS = [  # (name, graph space, pace, local_weight[, t_start])
     ("until 2026-12-07: diffusion graph, length pace, ends", "diffusion", "length", 0.0),
     ("diffusion graph, length pace, local labels", "diffusion", "length", 1.0),
     ("diffusion graph, length pace, half local", "diffusion", "length", 0.5),
@@ -34,7 +34,14 @@ VARIANTS = [  # (name, graph space, pace, local_weight)
     ("PCA graph, cell pace, half local (default)", "pca", "cells", 0.5),
     ("diffusion-map graph, cell pace, half local", "diffmap", "cells", 0.5),
     ("diffusion-map graph, cell pace, ends", "diffmap", "cells", 0.0),
+    # 2026-12-07 evening: the local condition's weight and the noise level, with the PCA graph
+    ("PCA graph, cell pace, half local, t_start 0.2", "pca", "cells", 0.5, 0.2),
+    ("PCA graph, cell pace, half local, t_start 0.45", "pca", "cells", 0.5, 0.45),
+    ("PCA graph, cell pace, 3/4 local, t_start 0.2", "pca", "cells", 0.75, 0.2),
+    ("PCA graph, cell pace, 3/4 local, t_start 0.3", "pca", "cells", 0.75, 0.3),
+    ("PCA graph, cell pace, 3/4 local, t_start 0.45", "pca", "cells", 0.75, 0.45),
 ]
+"""(name, graph space, pace, local_weight[, t_start (default 0.3)])"""
 
 
 def diffmap_coordinates(model, n_comps: int = 15):
@@ -88,17 +95,18 @@ def main():
     pca_coords, cells_pace = M.graph_coordinates, M.along
     out = []
     try:
-        for name, space, pace, w in VARIANTS:
+        for name, space, pace, w, *rest in VARIANTS:
+            t_start = rest[0] if rest else 0.3
             if a.only and name not in a.only:
                 continue
             M.graph_coordinates = pca_coords if space == "pca" else diffmap_coordinates if space == "diffmap" else (
                 lambda m: np.asarray(m.reference["space"], dtype=np.float64))
             M.along = cells_pace if pace == "cells" else along_by_length
             model.__dict__.pop("_manifold_graphs", None)
-            cfg = SimpleNamespace(method="manifold", guidance="free", t_start=0.3, scale=None, steps=50, refine=0,
+            cfg = SimpleNamespace(method="manifold", guidance="free", t_start=t_start, scale=None, steps=50, refine=0,
                                   pairing="random", neighbors=15, local_weight=w, points=10, cells=100, split="val",
                                   repeats=1, full=False)
-            row = {"variant": name, "graph": space, "pace": pace, "local_weight": w, "paths": {}}
+            row = {"variant": name, "graph": space, "pace": pace, "local_weight": w, "t_start": t_start, "paths": {}}
             for key, v in PATHS.items():
                 rs = [evaluate_path(model, held, place, key, *v, cfg, seed=sd) for sd in seeds]
                 auc = [r["rf_auroc_intermediates"] for r in rs]
