@@ -11,7 +11,7 @@ import streamlit as st  # noqa: E402
 from scdiff_core.common import ANY  # noqa: E402
 
 from scdiff_app.bundle import require_model  # noqa: E402
-from scdiff_app.evalrun import headline_caption, headline_scope, run_evaluation  # noqa: E402
+from scdiff_app.evalrun import headline_caption, headline_scope, replicates_caption, run_evaluation  # noqa: E402
 from scdiff_app.downloads import safe_filename  # noqa: E402
 from scdiff_app.feedback import run_safely  # noqa: E402
 from scdiff_app.figures.evaluation import METRIC_HELP, evaluation_figure  # noqa: E402
@@ -91,9 +91,14 @@ def evaluate_controls(rec: dict):
                           f"one row per value asked for. Off: every {label_key} with test cells gets a row.")
     per_label = c2.toggle(f"Per {label_key} rows", value=True, persist_state="session", key="ev_per_label",
                           help="One row per label with test cells (a random forest per label).")
-    sig = (only, per_label)
+    reps = False
+    if m.kind == "counts":
+        reps = st.toggle("Also re-sequenced control cells", value=False, persist_state="session", key="ev_reps",
+                         help="The control cells with every count redrawn around the observed one: the label and "
+                              "phase fidelity a model of new cells can reach (one more row per scope).")
+    sig = (only, per_label, reps)
     if st.button("Evaluate", type="primary", key="ev_go", icon=":material/fact_check:"):
-        ok, rep = run_safely("Evaluation", lambda: run_evaluation(b, rec["adata"], only, per_label))
+        ok, rep = run_safely("Evaluation", lambda: run_evaluation(b, rec["adata"], only, per_label, reps))
         if ok:
             rec.setdefault("reports", {})[sig] = rep
             keep_reports(rec)
@@ -115,6 +120,9 @@ def report_view(rec: dict, rep) -> None:
                    delta=None if cv is None else f"control {cv:.3f}", delta_color="off", delta_arrow="off",
                    help=METRIC_HELP.get(k, "Share of generated cells whose scored cell-cycle phase is the one asked for."))
     st.caption(headline_caption(scope, phase, label_key, int(g["n"].iloc[0]) if len(g) and "n" in g else None))
+    line = replicates_caption(t, scope, phase)
+    if line:
+        st.caption(line)
     chart(evaluation_figure(t), "evaluation", key="ev_fig")
     st.caption("Bars: generated cells (green = close to real, red = far). Grey diamonds: the control row "
                "(real held-out cells vs test), i.e. what real data scores. RF AUROC 0.5 means a random "

@@ -25,9 +25,10 @@ def _restricted(ho, adata, key: str):
     return sub
 
 
-def run_evaluation(b: Bundle, adata, only_asked: bool, per_label: bool):
+def run_evaluation(b: Bundle, adata, only_asked: bool, per_label: bool, replicates: bool = False):
     """The library's evaluation of ``adata`` against the held-out cells, with its steps shown in an
-    ``st.status`` box; ``only_asked`` compares with the cells of the set's own label values only."""
+    ``st.status`` box; ``only_asked`` compares with the cells of the set's own label values only;
+    ``replicates`` adds the control cells re-sequenced in silico (scdiff_core.metrics.replicates)."""
     key = b.conditions[0] if b.conditions else None
     with st.status("Evaluating…", expanded=True) as box:
         t0 = time.perf_counter()
@@ -44,7 +45,7 @@ def run_evaluation(b: Bundle, adata, only_asked: bool, per_label: bool):
             def progress(done: int, total: int) -> None:
                 bar.progress(done / max(total, 1), text=f"rows of the report: {done} of {total} done")
 
-            rep = target.evaluate(adata, per_label=per_label, progress=progress)
+            rep = target.evaluate(adata, per_label=per_label, replicates=replicates, progress=progress)
         box.update(label=f"Evaluated in {time.perf_counter() - t0:.1f} s", state="complete", expanded=False)
     return rep
 
@@ -57,3 +58,16 @@ def headline_caption(scope: str, phase: str | None, label_key: str | None, n: in
     ph = f"; phase fidelity for phase **{phase}**" if phase else ""
     return (f"Headline: {what}{cells}, with its **control** row (real held-out cells against the same test "
             f"cells) as the grey figure under each number{ph}. Every row is in the table below.")
+
+
+def replicates_caption(table, scope: str, phase: str | None) -> str | None:
+    """One line on the re-sequenced control row of ``scope``, or None when the report has none."""
+    r = table[(table["set"] == "replicates") & (table["scope"] == scope)]
+    if not len(r):
+        return None
+    parts = [f"label fidelity {float(r['label_fidelity'].iloc[0]):.3f}"]
+    if phase and r["phase_fidelity"].notna().any():
+        parts.append(f"phase fidelity {float(r['phase_fidelity'].iloc[0]):.3f}")
+    return ("Re-sequenced control cells (each count redrawn around the observed one): " + ", ".join(parts)
+            + ". A model that draws new cells of these states reaches about this, not the control's own figure, "
+              "where a cell's label is partly its count noise; above it, guidance drives cells past the typical cell.")

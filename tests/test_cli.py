@@ -84,6 +84,14 @@ def test_evaluate_writes_json(tiny_model_dir, tmp_path, monkeypatch, capsys):
     # the headline is the row of the one label asked for, next to its control; progress went to stderr
     assert "headline (the B row, the cell_type this set asked for" in out and "(control " in out
     assert "held-out cells:" in err and "evaluated in" in err
+    # --replicates: the control cells' technical replicates (count data) get rows of their own
+    rep2 = tmp_path / "r2.json"
+    assert main(["evaluate", "--checkpoint", str(tiny_model_dir), "--generated", str(g), "--replicates",
+                 "--out", str(rep2)]) == 0
+    d2 = json.loads(rep2.read_text())
+    sets = {r["set"] for r in d2["table"]}
+    assert "replicates" in sets, d2["notes"]
+    assert {r["set"] for r in d["table"]} == {"generated", "control"}
 
 
 @pytest.mark.parametrize("argv,msg", [

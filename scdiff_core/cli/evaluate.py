@@ -26,6 +26,9 @@ def add_parser(sub) -> None:
                                        "held-out cells of each time point on the path")
     ev.add_argument("--time-order", help="trajectory files: the time points in their true order, comma-separated "
                                          "(default: numeric order)")
+    ev.add_argument("--replicates", action="store_true",
+                    help="also score technical replicates of the control cells (their counts redrawn): the label and "
+                         "phase fidelity a model of new cells can reach (count data only)")
     ev.add_argument("--seed", type=seed_arg, default=0)
     add_threads(ev)
     add_fingerprint(ev)
@@ -53,7 +56,7 @@ def run(a) -> int:
           file=sys.stderr, flush=True)
     if str(dict(gen.uns.get("scdiff", {})).get("kind", "")) == "trajectory":
         return run_trajectory(a, model, held, gen)
-    report = held.evaluate(gen, label_key=a.label_key, seed=a.seed,
+    report = held.evaluate(gen, label_key=a.label_key, seed=a.seed, replicates=a.replicates,
                            progress=tqdm_progress("evaluating (a random forest per row)", unit="row"))
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(report.table.round(4).to_string(index=False))

@@ -8,7 +8,8 @@ The protocol in full, with every definition: ``docs/evaluation.md``. One idea pe
 :mod:`.distances` (the metrics), :mod:`.reference` (the space), :mod:`.labels` (the label
 predictor), :mod:`.phases` (cell-cycle scoring), :mod:`.protocol` (:func:`evaluate`),
 :mod:`.report` (:class:`EvaluationReport`), :mod:`.heldout` (a checkpoint's real cells),
-:mod:`.baselines` (the Gaussian baseline), :mod:`.inputs` (checks of the cells passed in).
+:mod:`.baselines` (the Gaussian baseline), :mod:`.inputs` (checks of the cells passed in),
+:mod:`.replicates` (real cells' technical replicates: the fidelity a model of new cells can reach).
 """
 from .baselines import gaussian_baseline
 from .distances import RF_PARAMS, SIGMA2_FACTORS, energy_distance, gene_metrics, mmd2_unbiased, rf_auroc
@@ -17,6 +18,7 @@ from .labels import LabelPredictor
 from .phases import score_phases
 from .protocol import evaluate
 from .reference import ReferenceSpace
+from .replicates import technical_replicates
 from .report import TABLE_COLUMNS, EvaluationReport
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "evaluate",
     "score_phases",
     "gaussian_baseline",
+    "technical_replicates",
     "SIGMA2_FACTORS",
     "RF_PARAMS",
     "TABLE_COLUMNS",

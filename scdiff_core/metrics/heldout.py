@@ -69,12 +69,13 @@ class HeldOut:
         return self._ref
 
     def evaluate(self, generated: ad.AnnData, *, label_key: str | None = None, per_label: bool = True,
-                 seed: int = 0, progress: ProgressFn | None = None) -> EvaluationReport:
+                 seed: int = 0, replicates: bool = False, progress: ProgressFn | None = None) -> EvaluationReport:
         """Compare ``generated`` with the test cells, with the validation cells as control row.
 
         Generated cells with label ``'any'`` are left out; phase fidelity is computed when the
         model is conditioned on ``phase`` and some cells were generated for a specific phase.
         ``progress(rows done, rows in all)`` is called after each row of the report.
+        ``replicates``: also the control cells' technical replicates (:mod:`.replicates`).
         """
         key = label_key or self.label_key
         if key is not None and key not in generated.obs:
@@ -90,7 +91,7 @@ class HeldOut:
                                   f"metrics need cells generated for specific {key} values.")
         report = evaluate(gen, train=self.train, test=self.test, control=self.val, label_key=key, phase_key=phase,
                           seed=seed, reference=self.reference if key == self.label_key else None,
-                          per_label=per_label, progress=progress)
+                          per_label=per_label, replicates=replicates, progress=progress)
         if self.note:
             report.notes.insert(0, self.note)
         return report

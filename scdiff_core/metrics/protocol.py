@@ -28,6 +28,10 @@ on exactly those cells:
     cells, equals the phase they carry (cells whose phase is missing or ``'any'`` — none
     requested — are left out of this fraction).
 
+With ``replicates=True`` a third set, ``replicates``, is compared too: the control cells with
+their counts redrawn (:mod:`.replicates`), whose fidelities are what a generator of new cells can
+reach where a label is partly a cell's own count noise.
+
 The protocol in words, for biologists and reviewers: ``docs/evaluation.md``.
 """
 from __future__ import annotations
@@ -87,6 +91,7 @@ def evaluate(
     seed: int = 0,
     reference: ReferenceSpace | None = None,
     per_label: bool = True,
+    replicates: bool = False,
     progress: ProgressFn | None = None,
 ) -> EvaluationReport:
     """Compare generated cells (and a real control set) with held-out test cells.
@@ -119,6 +124,11 @@ def evaluate(
         A reference space already fitted on ``train`` (reused across calls); built if ``None``.
     per_label : bool
         Whether to add per-label rows.
+    replicates : bool
+        Also compare technical replicates of the control cells (their counts redrawn,
+        :func:`~.replicates.technical_replicates`): the ``replicates`` rows, the label and phase
+        fidelity a generator of new cells of those states can reach. Needs a control set with
+        raw counts; otherwise a note says why the rows are missing.
     progress : callable or None
         ``progress(rows done, rows in all)`` after each table row (a random forest each).
 
@@ -139,7 +149,7 @@ def evaluate(
     _check_sets(generated, test)
     run = _start(train, label_key, phase_key, seed, reference, per_label)
     test_side = _prepare(run, "test", test)
-    sides = _compared_sides(run, generated, control)
+    sides = _compared_sides(run, generated, control, replicates)
     row_labels = _row_labels(run, test, test_side, min_label_cells)
     work = [(side, scope, gi, ti) for side in sides for scope, gi, ti in _scopes(side, test_side, row_labels)]
     rows = []
@@ -218,15 +228,26 @@ def _prepare(run: _Run, name: str, adata: AnnData) -> _Side:
     return side
 
 
-def _compared_sides(run: _Run, generated: AnnData, control: AnnData | None) -> list[_Side]:
-    """The generated side, then the control side if a control set is given."""
+def _compared_sides(run: _Run, generated: AnnData, control: AnnData | None, replicates: bool = False) -> list[_Side]:
+    """The generated side, then the control side if a control set is given, then (``replicates``)
+    the control cells' technical replicates."""
     sides = [_prepare(run, "generated", generated)]
     if control is None:
-        run.notes.append("No control set given: the real-vs-real control rows are omitted.")
-    elif control.n_obs == 0:
+        run.notes.append("No control set given: the real-vs-real control rows are omitted"
+                         + (", and so are the replicates rows." if replicates else "."))
+        return sides
+    if control.n_obs == 0:
         raise ScdiffError("The control set has no cells; pass control=None to skip the control rows.")
-    else:
-        sides.append(_prepare(run, "control", control))
+    sides.append(_prepare(run, "control", control))
+    if replicates:
+        from .replicates import technical_replicates
+
+        try:
+            reps = technical_replicates(control, seed=run.seed)
+        except ScdiffError as exc:
+            run.notes.append(f"No replicates rows: {exc}")
+        else:
+            sides.append(_prepare(run, "replicates", reps))
     return sides
 
 

@@ -45,7 +45,7 @@ class EvaluationReport:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per comparison, columns :data:`TABLE_COLUMNS`: ``set`` (``'generated'`` or
+        One row per comparison, columns :data:`TABLE_COLUMNS`: ``set`` (``'generated'``, ``'replicates'`` or
         ``'control'``), ``scope`` (``'all'`` or a label value, as a string), ``n`` (cells per
         side used), ``mmd2``, ``energy``, ``rf_auroc``, ``scc_means``, ``zero_frac_gap``,
         ``zeros_real``, ``zeros_gen``, ``label_fidelity``, ``phase_fidelity``. A metric that

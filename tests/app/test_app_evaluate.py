@@ -91,3 +91,17 @@ def test_evaluate_headline_is_the_row_asked_for(env):
     at.button(key="ev_go").click().run()
     ok(at)
     assert {"A", "B", "C"} <= set(at.dataframe[-1].value["scope"])  # every label with test cells
+
+
+def test_evaluate_with_resequenced_control(env):
+    """Count models offer the re-sequenced control cells: one more row per scope, and a line under the cards."""
+    at = new_app()
+    generate(at, "B", "G2M", n=120)
+    at.switch_page("pages/evaluate.py").run()
+    ok(at)
+    at.toggle(key="ev_reps").set_value(True).run()
+    at.button(key="ev_go").click().run()
+    ok(at)
+    t = at.dataframe[-1].value
+    assert {"generated", "control", "replicates"} <= set(t["set"])
+    assert "Re-sequenced control cells" in " ".join(c.value for c in at.caption)
