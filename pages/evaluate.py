@@ -114,10 +114,13 @@ def report_view(rec: dict, rep) -> None:
     g = t[(t["set"] == "generated") & (t["scope"] == scope)]
     c = t[(t["set"] == "control") & (t["scope"] == scope)]
     cards = HEADLINE + ([("phase_fidelity", f"Phase fidelity ({phase})")] if phase else [])
-    for box, (k, label) in zip(st.columns(len(cards)), cards):
+    # a wrapping row: the cards move onto a second line on a narrow window instead of cutting their figures
+    row = st.container(horizontal=True, wrap=True, gap="medium")
+    for k, label in cards:
         gv, cv = _value(g, k), _value(c, k)
-        box.metric(label, "–" if gv is None else f"{gv:.3f}",
+        row.metric(label, "–" if gv is None else f"{gv:.3f}",
                    delta=None if cv is None else f"control {cv:.3f}", delta_color="off", delta_arrow="off",
+                   width=150,
                    help=METRIC_HELP.get(k, "Share of generated cells whose scored cell-cycle phase is the one asked for."))
     st.caption(headline_caption(scope, phase, label_key, int(g["n"].iloc[0]) if len(g) and "n" in g else None))
     line = replicates_caption(t, scope, phase)

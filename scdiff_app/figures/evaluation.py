@@ -15,8 +15,9 @@ METRIC_HELP = {
                       "label asked for (1 is best).",
     "phase_fidelity": "Share of cells whose scored cell-cycle phase is the phase asked for (1 is best).",
 }
-PANELS = [("rf_auroc", "RF AUROC (0.5 = indistinguishable)"), ("mmd2", "MMD² (lower = better)"),
-          ("label_fidelity", "Label fidelity (1 = right label)")]
+# two-line titles: three panels side by side stay legible on a narrow window (800 px with the sidebar open)
+PANELS = [("rf_auroc", "RF AUROC<br>(0.5 = indistinguishable)"), ("mmd2", "MMD²<br>(lower = better)"),
+          ("label_fidelity", "Label fidelity<br>(1 = right label)")]
 
 
 def badness(metric: str, gen: pd.Series, ctl: pd.Series, ctl_all: float) -> pd.Series:
@@ -72,7 +73,7 @@ def evaluation_figure(table: pd.DataFrame):
     fig.add_trace(go.Bar(x=[None], y=[None], orientation="h", name="generated (green = close to real, red = far)",
                          marker_color="#66bb6a"), row=1, col=1)
     fig.update_yaxes(autorange="reversed", automargin=True)
-    fig.update_layout(height=max(300, 100 + 28 * len(scopes)), margin=dict(l=10, r=10, t=40, b=40),
+    fig.update_layout(height=max(300, 100 + 28 * len(scopes)), margin=dict(l=10, r=10, t=60, b=40),
                       legend=dict(orientation="h", y=-0.12, yanchor="top", x=0), barmode="overlay",
                       plot_bgcolor="white")
     fig.update_xaxes(showgrid=True, gridcolor="#eeeeee")
