@@ -10,6 +10,9 @@ Three choices, each tried by substituting one piece of :mod:`scdiff_core.traject
 * the condition each point is re-drawn under: the λ-mix of the two ends (``local_weight`` 0), the
   labels of the training cells around the point (1), or half of each (0.5).
 
+Later rounds (2026-12-07 evening, ``--only`` picks variants by name): the graph in a diffusion map of
+the training cells' PCA (what DPT orders cells by), and ``local_weight`` 0.75 with ``t_start`` 0.2–0.45.
+
 Each row: the figures of ``benchmarks/trajectory.py`` that depend on the settings (RF AUROC of the
 intermediates against real intermediate validation cells, cell-level Spearman(λ, pseudotime),
 per-λ mean pseudotime rising), mean ± sd over the seeds, for both paths. Test cells are not touched.
