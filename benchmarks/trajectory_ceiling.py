@@ -50,6 +50,14 @@ def via_chains(model, a, b, via_cells):
     return out
 
 
+def at_lambdas(nodes, lambdas):
+    """The chain cell at each λ: each of the chain's cells an equal share, as the method paces it."""
+    import numpy as np
+
+    nodes = np.asarray(nodes)
+    return nodes[np.clip(np.round(np.asarray(lambdas) * (len(nodes) - 1)).astype(int), 0, len(nodes) - 1)]
+
+
 def chain_cells(model, key: str, start: str, end: str, n: int, lambdas, seed: int, via: str | None = None):
     """(n, K) indices of training cells: the chain cell at each λ of n random start/end pairs (``via``: a
     label the chain must pass through, a waypoint the method does not have; for comparison only)."""
@@ -63,20 +71,13 @@ def chain_cells(model, key: str, start: str, end: str, n: int, lambdas, seed: in
     a = rng.choice(np.flatnonzero(labels == vocab.index(start)), n)
     b = rng.choice(np.flatnonzero(labels == vocab.index(end)), n)
     if via is not None:
-        out = np.empty((n, len(lambdas)), dtype=np.int64)
-        for i, nodes in enumerate(via_chains(model, a, b, np.flatnonzero(labels == vocab.index(via)))):
-            out[i] = nodes[np.clip(np.round(np.asarray(lambdas) * (len(nodes) - 1)).astype(int), 0, len(nodes) - 1)]
-        return out
-    V = np.asarray(model.reference["space"], dtype=np.float64)
-    lines, _ = chains(model, V[a], V[b], 15)
-    nn = space_neighbours(model)
-    out = np.empty((n, len(lambdas)), dtype=np.int64)
-    for i, line in enumerate(lines):
-        _, idx = nn.kneighbors(line, n_neighbors=1)  # every polyline vertex is a training cell
-        idx = idx[:, 0]
-        j = np.clip(np.round(np.asarray(lambdas) * (len(idx) - 1)).astype(int), 0, len(idx) - 1)
-        out[i] = idx[j]
-    return out
+        node_lists = via_chains(model, a, b, np.flatnonzero(labels == vocab.index(via)))
+    else:
+        V = np.asarray(model.reference["space"], dtype=np.float64)
+        lines, _ = chains(model, V[a], V[b], 15)
+        nn = space_neighbours(model)
+        node_lists = [nn.kneighbors(line, n_neighbors=1)[1][:, 0] for line in lines]  # every vertex is a training cell
+    return np.stack([at_lambdas(nodes, lambdas) for nodes in node_lists]).astype(np.int64)
 
 
 def main():
@@ -89,7 +90,6 @@ def main():
     a = ap.parse_args()
     a.via = [tuple(x.rsplit(":", 1)) for x in a.via]
     set_threads(2)
-    import anndata as ad
     import numpy as np
     from scipy.stats import spearmanr
 

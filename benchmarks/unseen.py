@@ -70,18 +70,29 @@ def score(m, held, key: str, cluster: str, phase: str, guidance: str, scales, ce
             "mmd2_vs_real_combo": s["mmd2"], "n_real": int(real.n_obs)}
 
 
+def _targets(m, combo: dict, n: int) -> tuple[list, list]:
+    """One-hot targets of the whole combination, and of its first column alone (the others free)."""
+    full = [m._one_hot(c, [combo.get(c)] * n) for c in m.conditions]
+    return full, [y if c == m.conditions[0] else None for c, y in zip(m.conditions, full)]
+
+
+def _as_cells(m, v, combo: dict, n: int, prov: dict, seed: int):
+    """Diffusion vectors -> an AnnData of generated cells carrying the combination."""
+    import numpy as np
+    import pandas as pd
+
+    cells = m.from_space(v, np.random.default_rng(seed))
+    return m._to_anndata(cells, pd.DataFrame({c: [combo.get(c)] * n for c in m.conditions}), prov, kind="generate")
+
+
 def anchored(m, combo: dict, n: int, t_anchor: float, mode: str, scales, seed: int):
     """Draw cells of the first column's value alone (classifier-free, its defaults) in the diffusion
     space, noise them to ``t_anchor``·T and denoise from there under the whole combination (``mode``,
     ``scales``)."""
-    import numpy as np
-    import pandas as pd
     import torch
 
     g = torch.Generator().manual_seed(seed)
-    first = m.conditions[0]
-    full = [m._one_hot(c, [combo.get(c)] * n) for c in m.conditions]
-    alone = [y if c == first else None for c, y in zip(m.conditions, full)]
+    full, alone = _targets(m, combo, n)
     free = m.default_scales("free")
     x = torch.randn(n, m.config["space_dim"], generator=g)
     v0 = m._denoise(x, alone, [free[c] for c in m.conditions], "free", "ddim", 50, 0.0, None, g, None)
@@ -90,25 +101,19 @@ def anchored(m, combo: dict, n: int, t_anchor: float, mode: str, scales, seed: i
     x_t = m.diffusion.q_sample(v0, torch.full((n,), t_a, dtype=torch.long), torch.randn(v0.shape, generator=g))
     sc = m._scales(scales, mode)
     v = m._denoise(x_t, full, [sc[c] for c in m.conditions], mode, "ddim", 50, 0.0, t_a, g, None)
-    cells = m.from_space(v, np.random.default_rng(seed))
-    return m._to_anndata(cells, pd.DataFrame({c: [combo.get(c)] * n for c in m.conditions}),
-                         {"anchor": t_anchor, "guidance": mode}, kind="generate")
+    return _as_cells(m, v, combo, n, {"anchor": t_anchor, "guidance": mode}, seed)
 
 
 def switched(m, combo: dict, n: int, t_switch: float, mode: str, scales, seed: int):
     """One DDIM pass: above ``t_switch``·T only the first column is guided (classifier-free, at its
     strength in ``scales``), below it the whole combination (``mode``, ``scales``)."""
-    import numpy as np
-    import pandas as pd
     import torch
 
     from scdiff_core.diffusion.sampler import make_sampler, run_sampler
     from scdiff_core.guidance import GUIDANCE
 
     g = torch.Generator().manual_seed(seed)
-    first = m.conditions[0]
-    full = [m._one_hot(c, [combo.get(c)] * n) for c in m.conditions]
-    alone = [y if c == first else None for c, y in zip(m.conditions, full)]
+    full, alone = _targets(m, combo, n)
     sc = m._scales(scales, mode)
     w = [sc[c] for c in m.conditions]
     late, early = GUIDANCE[mode].build(m, full, w), GUIDANCE["free"].build(m, alone, w)
@@ -120,37 +125,17 @@ def switched(m, combo: dict, n: int, t_switch: float, mode: str, scales, seed: i
     x = torch.randn(n, m.config["space_dim"], generator=g)
     with torch.no_grad():
         v = run_sampler(make_sampler("ddim", m.diffusion, 50, eta=0.0), eps, x, generator=g)
-    cells = m.from_space(v, np.random.default_rng(seed))
-    return m._to_anndata(cells, pd.DataFrame({c: [combo.get(c)] * n for c in m.conditions}),
-                         {"switch": t_switch, "guidance": mode}, kind="generate")
-
-
-def resampled(real, draws: int, seed: int):
-    """``draws`` technical replicates of real cells: each cell's counts redrawn as Poisson(observed counts),
-    normalized as the cells are (per 1e4 of the cell's total over all its genes, log1p)."""
-    import anndata as ad
-    import numpy as np
-    import scipy.sparse as sp
-
-    from scdiff_core.common import LIBRARY_KEY
-
-    C = real.layers["counts"]
-    C = np.asarray(C.todense() if sp.issparse(C) else C, dtype=np.float64)
-    lib = real.obs[LIBRARY_KEY].to_numpy(np.float64)[:, None]
-    rng = np.random.default_rng(seed)
-    for _ in range(draws):
-        X = np.log1p(rng.poisson(C) / lib * 1e4).astype(np.float32)
-        yield ad.AnnData(X, obs=real.obs.copy(), var=real.var.copy())
+    return _as_cells(m, v, combo, n, {"switch": t_switch, "guidance": mode}, seed)
 
 
 def real_row(held, key: str, cluster: str, phase: str, seed: int, draws: int = 5) -> dict:
-    """The real held-out cells of a combination scored as generated cells are, and their technical
-    replicates (:func:`resampled`): a model that draws new cells of the combination cannot reproduce
+    """The real held-out cells of a combination scored as generated cells are, and ``draws`` technical
+    replicates of them (:func:`scdiff_core.metrics.technical_replicates`, seeds seed … seed + draws − 1): a model that draws new cells of the combination cannot reproduce
     the count noise that put a real cell over a scoring threshold, so the replicates' fidelity, not
     the real cells' own, is what a perfect generator of the combination would reach."""
     import numpy as np
 
-    from scdiff_core.metrics import score_phases
+    from scdiff_core.metrics import score_phases, technical_replicates
 
     t = held.test
     real = t[(t.obs[key].astype(str) == cluster) & (t.obs["phase"].astype(str) == phase)].copy()
@@ -163,7 +148,7 @@ def real_row(held, key: str, cluster: str, phase: str, seed: int, draws: int = 5
     row = {"combination": f"{cluster} x {phase}", "cluster_fidelity": clu, "phase_fidelity": pha,
            "n_real": int(real.n_obs)}
     if "counts" in real.layers:
-        reps = [fid(r) for r in resampled(real, draws, seed)]
+        reps = [fid(technical_replicates(real, seed=seed + i)) for i in range(draws)]
         row.update(replicates=draws, cluster_fidelity_replicates=float(np.mean([c for c, _ in reps])),
                    phase_fidelity_replicates=float(np.mean([p for _, p in reps])))
     return row
@@ -179,6 +164,8 @@ def main():
     ap.add_argument("--try", dest="extra", nargs="+", default=None, metavar="GUIDANCE:W_CLUSTER,W_PHASE",
                     help="with --select: these settings instead of the built-in candidates (rows are added to the file)")
     ap.add_argument("--name", default=None, help="results file name (default: from the checkpoint's name)")
+    ap.add_argument("--real-only", action="store_true",
+                    help="score only the held-out real cells of each combination and their technical replicates")
     ap.add_argument("--cells", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
@@ -198,7 +185,9 @@ def main():
         g, _, w = x.partition(":")
         return g, tuple(float(v) for v in w.split(",")) if w else None
 
-    if a.select:
+    if a.real_only:
+        settings = []
+    elif a.select:
         settings = [parse(x) for x in a.extra] if a.extra else CANDIDATES
     else:
         settings = [("free", None), ("classifier", None), ("chained", None)]
@@ -212,7 +201,9 @@ def main():
             rows.append(score(m, held, key, cl, ph, guidance, scales, a.cells, a.seed))
             print(rows[-1], flush=True)
     role = "validation (choices)" if a.select else "final (measured once)"
-    name = a.name or f"unseen{'_select' if a.select else ''}_{Path(a.checkpoint).name}"
+    if a.real_only:
+        role = "real held-out cells and their technical replicates (nothing generated, nothing chosen)"
+    name = a.name or f"unseen{'_real' if a.real_only else '_select' if a.select else ''}_{Path(a.checkpoint).name}"
     if a.select and a.extra:  # a further round of choices: keep the earlier rows
         from benchmarks.common import RESULTS
         import json
