@@ -163,7 +163,8 @@ def main():
     md += unseen_section(load)
 
     md += ["## Trajectories (Gradient Interpolation) on paul15", "",
-           "**Issue 8 (DDIM-inversion paths, the default now; sets of cells; a real time course): see "
+           "**Issue 8 (paths through real cells — the default since 2026-12-06 — DDIM-inversion paths, sets of "
+           "cells, a real time course): see "
            "[benchmarks_trajectory.md](benchmarks_trajectory.md).** The tables below are the earlier Gradient "
            "Interpolation runs, measured against *test* cells.", ""]
     for g in ("classifier", "free"):
@@ -290,7 +291,8 @@ def main():
              ("benchmarks_trajectory.md", "trajectories: methods, test table, a real time course"),
              ("benchmarks_app.md", "the app in Chromium"),
              ("benchmarks_encoder_init.md", "a pretrained encoder start for small data"),
-             ("benchmarks_whitebox.md", "the White-Box claim: CRATE against DiT")]
+             ("benchmarks_whitebox.md", "the White-Box claim: CRATE against DiT"),
+             ("benchmarks_unseen.md", "unseen combinations: two-stage compositions, technical replicates")]
     md += ["## Pages of their own", ""] + [f"- [{f}]({f}): {what}" for f, what in pages
                                              if (ROOT / "docs" / f).exists()] + [""]
     OUT.write_text("\n".join(md) + "\n")

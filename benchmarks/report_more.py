@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import fmt  # noqa: E402
+from benchmarks.common import ROOT, fmt  # noqa: E402
 
 
 def realism_section(load) -> list[str]:
@@ -160,6 +160,9 @@ def unseen_section(load) -> list[str]:
                "benchmarks/unseen.py --checkpoint runs/paul15_no_mep_g2m --chosen …`; the model was trained with "
                "`--exclude paul15_clusters=7MEP,phase=G2M`)" + (f", chosen: `{u['chosen']}`" if u.get("chosen") else "")
                + ":", ""] + _unseen_rows(u)
+    if (ROOT / "docs" / "benchmarks_unseen.md").exists():
+        md += ["Later rounds on validation cells (two-stage compositions; what technical replicates of the real cells "
+               "reach): [benchmarks_unseen.md](benchmarks_unseen.md).", ""]
     return md if (sel or u) else md + ["_not run_", ""]
 
 

@@ -245,3 +245,20 @@ def test_hparams_for_space(name):
     assert set(hp) == set(BACKBONES[name].default_hparams)
     if name in TRANSFORMERS:
         assert hp["patch_size"] == 2 and BACKBONES[name].hparams_for("gene")["patch_size"] == 16
+
+
+def test_dit_gelu_form_is_an_hparam_old_checkpoints_keep_tanh():
+    """New DiT models use the exact GELU; hparams written before the choice existed build DiT's tanh form."""
+    assert BACKBONES["dit"].hparams_for("latent")["gelu"] == "none"
+    assert BACKBONES["dit"].hparams_for("gene")["gelu"] == "none"
+    old = {k: v for k, v in SMALL["dit"].items()}  # a config.json from before: no "gelu" key
+    assert build_backbone("dit", DIM, [3, 2], **old).hparams["gelu"] == "tanh"
+    tanh = perturb(make("dit", [3, 2], gelu="tanh"))
+    exact = make("dit", [3, 2], gelu="none")
+    exact.load_state_dict(tanh.state_dict())  # same weights, only the nonlinearity differs
+    x, t, cond = inputs([3, 2])
+    a, b = tanh(x, t, cond), exact(x, t, cond)
+    assert not torch.equal(a, b)
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-2)
+    with pytest.raises(ScdiffError, match="gelu"):
+        build_backbone("dit", DIM, [], gelu="relu")

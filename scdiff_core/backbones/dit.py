@@ -78,26 +78,31 @@ class Attention(nn.Module):
 
 
 class Mlp(nn.Module):
-    """Token-wise MLP: Linear -> GELU (tanh approximation, as DiT) -> Linear."""
+    """Token-wise MLP: Linear -> GELU -> Linear.
 
-    def __init__(self, width: int, hidden: int):
+    ``approximate`` is PyTorch's: ``"tanh"`` (DiT's original) or ``"none"`` (the exact erf form,
+    about 3× faster on CPU; new models use it, see :meth:`DiTBackbone.hparams_for`).
+    """
+
+    def __init__(self, width: int, hidden: int, approximate: str = "tanh"):
         super().__init__()
         self.fc1 = nn.Linear(width, hidden)
         self.fc2 = nn.Linear(hidden, width)
+        self.approximate = approximate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))  # (N, L, D)
+        return self.fc2(F.gelu(self.fc1(x), approximate=self.approximate))  # (N, L, D)
 
 
 class DiTBlock(nn.Module):
     """A DiT block with adaLN-Zero conditioning."""
 
-    def __init__(self, width: int, heads: int, mlp_ratio: float):
+    def __init__(self, width: int, heads: int, mlp_ratio: float, gelu: str = "tanh"):
         super().__init__()
         self.norm1 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
         self.attn = Attention(width, heads)
         self.norm2 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
-        self.mlp = Mlp(width, int(width * mlp_ratio))
+        self.mlp = Mlp(width, int(width * mlp_ratio), gelu)
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(width, 6 * width))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -228,24 +233,39 @@ class DiTBackbone(TransformerSkeleton):
         Hidden size of the block MLP relative to ``width``.
     emb_dim
         Frequency size of the sinusoidal timestep embedding.
+    gelu
+        The block MLP's GELU: ``"tanh"``, DiT's approximation (the default here, so checkpoints
+        written before this choice existed load as they were trained), or ``"none"``, the exact
+        form, which models trained now use (:meth:`hparams_for`): the same function within 5e-4
+        and about 3× faster on a CPU, where the tanh form was a fifth of DiT's sampling time.
     """
 
     description = "scRDiT's Diffusion Transformer: adaLN-Zero blocks over patches of the vector"
 
     default_hparams = {"patch_size": 16, "width": 128, "depth": 4, "heads": 4, "mlp_ratio": 4.0,
-                       "emb_dim": 128}
+                       "emb_dim": 128, "gelu": "tanh"}
 
     def __init__(self, dim: int, n_classes: Sequence[int], patch_size: int = 16, width: int = 128,
-                 depth: int = 4, heads: int = 4, mlp_ratio: float = 4.0, emb_dim: int = 128):
+                 depth: int = 4, heads: int = 4, mlp_ratio: float = 4.0, emb_dim: int = 128,
+                 gelu: str = "tanh"):
         if heads < 1 or width % heads:
             raise ScdiffError(f"DiT: heads={heads} must be positive and divide width={width}.")
         if mlp_ratio <= 0:
             raise ScdiffError(f"DiT: mlp_ratio={mlp_ratio} must be positive.")
+        if gelu not in ("tanh", "none"):
+            raise ScdiffError(f"DiT: gelu={gelu!r} must be \"tanh\" (DiT's approximation) or \"none\" (exact).")
         self.heads = int(heads)
         self.mlp_ratio = float(mlp_ratio)
+        self.gelu = str(gelu)
         super().__init__(dim, n_classes, patch_size, width, depth, heads, emb_dim)
         self._hparams = {"patch_size": int(patch_size), "width": int(width), "depth": int(depth),
-                         "heads": int(heads), "mlp_ratio": float(mlp_ratio), "emb_dim": int(emb_dim)}
+                         "heads": int(heads), "mlp_ratio": float(mlp_ratio), "emb_dim": int(emb_dim),
+                         "gelu": self.gelu}
+
+    @classmethod
+    def hparams_for(cls, space: str) -> dict:
+        """As the skeleton's, with the exact GELU for every model trained now (see ``gelu``)."""
+        return {**super().hparams_for(space), "gelu": "none"}
 
     def make_block(self) -> nn.Module:
-        return DiTBlock(self.width, self.heads, self.mlp_ratio)
+        return DiTBlock(self.width, self.heads, self.mlp_ratio, self.gelu)
