@@ -153,7 +153,8 @@ def main():
           "the control row compares held-out validation cells, which nothing was fitted on, with the test cells).",
           ""]
     from benchmarks.report_more import (ddp_quality_section, realism_section, reliability_section, roofline_section,
-                                        samplers_section, scale_section, unseen_section, gene_curve_section)
+                                        samplers_section, scale_section, unseen_section, gene_curve_section,
+                                        tokens_section)
 
     md += realism_section(load) + samplers_section(load)
     md += ["## Quality against held-out cells (single split, seed 0; before calibration)", ""]
@@ -258,7 +259,7 @@ def main():
                           f"{cw['iters']} iterations in {fmt(cw['diffusion_train_seconds'] / 60, 1)} min → "
                           f"{fmt(au['cw'])} (CRATE at DiT's iteration count, in {fmt(c['diffusion_train_seconds'] / 60, 1)} min: "
                           f"{fmt(au['c'])}).\n")
-    md += gene_curve_section(load)
+    md += gene_curve_section(load) + tokens_section(load)
     app = ROOT / "docs" / "benchmarks_app.md"
     if app.exists():
         md += ["## App latency", ""]

@@ -200,3 +200,20 @@ def gene_curve_section(load) -> list[str]:
                  f"({', '.join(fmt(v) for v in y[-3:])}) have flattened at this constant learning rate, so even that is "
                  "optimistic: a decaying learning rate or a wider model, on a GPU, are the next things to try.")
     return md + ["", line, ""]
+
+
+def tokens_section(load) -> list[str]:
+    """Issue 13, item 4: tokens per latent code for DiT and CRATE, sampling time against quality."""
+    d = load("transformer_tokens")
+    if not d:
+        return []
+    from benchmarks.transformer_tokens import report as tokens_table
+
+    dates = sorted(r["machine"]["date"] for r in d["runs"])
+    return ["### Tokens per latent code: transformer sampling in the MLP's time (issue 13, item 4)", "",
+            f"`python benchmarks/transformer_tokens.py --shipped --patches 4 8 16 --seeds 0`, then `--patches 8 2 --seeds "
+            f"1 2` ({dates[0]} – {dates[-1]}, 2 threads): each backbone trained as the shipped pbmc68k_dit / pbmc68k_crate "
+            "were (their recorded training config, the shipped autoencoder, 5,000 diffusion iterations), only the "
+            "tokens changed; scored against the **validation** cells (classifier-free, default strength, DDIM-50); "
+            "1,000 cells of one label timed with DDIM-50 (median of 3, decoding included). Results: "
+            "`benchmarks/results/transformer_tokens.json`.", "", tokens_table(), ""]
