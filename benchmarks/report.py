@@ -230,7 +230,9 @@ def main():
         if not b:
             continue
         md.append(f"`python benchmarks/backbones.py --dataset {ds} …` (see benchmarks/run_all.sh; diffusion iterations: latent {b['iters']['latent']}, gene {b['iters']['gene']}). "
-                  "Latent-space runs share one autoencoder. DDPM-1000 marked * was timed on 100 cells and scaled ×10.\n")
+                  "Latent-space runs share one autoencoder. DDPM-1000 marked * was timed on 100 cells and scaled ×10. "
+                  "The transformers here cut the latent code into 8 tokens of 2 coordinates, the default until "
+                  "2026-12-07; since then 2 tokens of 8 (*Tokens per latent code*, below).\n")
         md.append("| backbone | space | parameters | diffusion iters | s / iter | s / epoch | train min | AUROC ≤ 0.65 reached | "
                   "DDIM-50 s / 1k | DDPM-1000 s / 1k | RF AUROC | MMD² | Spearman | label fid. (control) |")
         md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")

@@ -11,8 +11,8 @@ from pathlib import Path
 PINNED: dict[str, str] = {
     "paul15": "25c949797a4c6a7b83d37e372ca6aa87437f71539e15a72876682da8b4ada724",
     "pbmc68k": "9cf542f16cbe00c834f8ed12b156ebc5f382ccae3f3c7c9b67c63d33fa2ba0b7",
-    "pbmc68k_crate": "3864e94097e0e2de59ba22725189980169b6897a892131cf5c6b08e5a58d4b75",
-    "pbmc68k_dit": "6d7cc195955d0cc536e13ee827c7264d954361dcab44cdab2907af70b321188f",
+    "pbmc68k_crate": "5e543223b0db26544da7ec4cdb10c58c859e3fd49fd90fa97b32239673adcf65",
+    "pbmc68k_dit": "292b15a8b2fbd019260858e7d91122d07fb6582b431cb47dfd2b557c44851d1b",
 }
 
 

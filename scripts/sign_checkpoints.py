@@ -41,12 +41,19 @@ def sign(directory: Path) -> str:
     return fp
 
 
-def pin(prints: dict[str, str]) -> None:
+def pin(prints: dict[str, str]) -> int:
+    """Update the pinned table with ``prints``; shipped checkpoints not signed in this run keep their entry
+    (signing only the retrained ones must not unpin the rest), entries whose folder is gone are dropped."""
+    from scdiff_core.pinned import PINNED as current
+
+    kept = {k: v for k, v in current.items() if (ROOT / "checkpoints" / k).is_dir()}
+    prints = {**kept, **prints}
     text = PINNED.read_text()
     head, rest = text.split("PINNED: dict[str, str] = {", 1)
     tail = rest.split("}", 1)[1]
     body = "".join(f'    "{k}": "{v}",\n' for k, v in sorted(prints.items()))
     PINNED.write_text(f"{head}PINNED: dict[str, str] = {{\n{body}}}{tail}")
+    return len(prints)
 
 
 def main() -> int:
@@ -65,8 +72,8 @@ def main() -> int:
         if d.resolve().parent == (ROOT / "checkpoints").resolve():
             prints[d.resolve().name] = fp
     if a.pin:
-        pin(prints)
-        print(f"pinned {len(prints)} in {PINNED.relative_to(ROOT)}")
+        total = pin(prints)
+        print(f"pinned {len(prints)} (of {total}) in {PINNED.relative_to(ROOT)}")
     return 0
 
 

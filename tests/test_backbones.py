@@ -244,7 +244,7 @@ def test_hparams_for_space(name):
     hp = BACKBONES[name].hparams_for("latent")
     assert set(hp) == set(BACKBONES[name].default_hparams)
     if name in TRANSFORMERS:
-        assert hp["patch_size"] == 2 and BACKBONES[name].hparams_for("gene")["patch_size"] == 16
+        assert hp["patch_size"] == 8 and BACKBONES[name].hparams_for("gene")["patch_size"] == 16
 
 
 def test_dit_gelu_form_is_an_hparam_old_checkpoints_keep_tanh():
@@ -262,3 +262,49 @@ def test_dit_gelu_form_is_an_hparam_old_checkpoints_keep_tanh():
     torch.testing.assert_close(a, b, rtol=0, atol=1e-2)
     with pytest.raises(ScdiffError, match="gelu"):
         build_backbone("dit", DIM, [], gelu="relu")
+
+
+@pytest.mark.parametrize("n_classes", COND_SETS, ids=["cond", "uncond"])
+@pytest.mark.parametrize("name", TRANSFORMERS)
+def test_sampling_computes_adaln_once_per_conditioning_row(name, n_classes):
+    """Without gradients, cells sharing (t, condition) share their adaLN modulations: same output as per cell."""
+    m = perturb(make(name, n_classes))
+    n = 96
+    x = torch.randn(n, DIM, generator=torch.Generator().manual_seed(3))
+    t = torch.full((n,), 7)
+    t[n // 2:] = 300  # two time steps
+    cond = None
+    if n_classes:
+        cond = torch.zeros(n, len(n_classes), dtype=torch.long)
+        cond[::3, 0] = 2
+        cond[1::3, 0] = n_classes[0]  # the null code of column 0 ("not given")
+        cond[n // 4:, 1] = 1
+    with torch.no_grad():
+        c, index = m.conditioning_rows(t, cond, n, x.device)
+        keys = {(int(t[i]),) + (tuple(cond[i].tolist()) if cond is not None else ()) for i in range(n)}
+        assert index is not None and c.shape[0] == len(keys) and index.shape == (n,)
+        for i in range(n):  # each cell points at the row of its own (t, condition)
+            torch.testing.assert_close(c[index[i]], m.conditioning(t[i:i + 1], None if cond is None else cond[i:i + 1],
+                                                                   1, x.device)[0], rtol=1e-5, atol=1e-6)
+        fast = m(x, t, cond)
+    plain = m(x, t, cond).detach()  # with gradients recorded: one conditioning row per cell
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # every cell its own time step: nothing to share
+        assert m.conditioning_rows(torch.arange(n), cond, n, x.device)[1] is None
+        torch.testing.assert_close(m(x, torch.tensor(7), cond), m(x, torch.full((n,), 7), cond))
+
+
+@pytest.mark.parametrize("name", TRANSFORMERS)
+def test_sampling_in_row_blocks_gives_the_whole_batch_values(name, monkeypatch):
+    """Without gradients a large batch runs in blocks of SAMPLING_ROWS rows: same ε as in one pass."""
+    from scdiff_core.backbones import dit
+
+    m = perturb(make(name, [3, 2]))
+    n = 100
+    x, t = torch.randn(n, DIM, generator=torch.Generator().manual_seed(4)), torch.full((n,), 50)
+    cond = torch.randint(0, 3, (n, 2), generator=torch.Generator().manual_seed(5))  # column 1: 2 is "not given"
+    whole = m(x, t, cond).detach()
+    monkeypatch.setattr(dit, "SAMPLING_ROWS", 16)  # 7 blocks, the last one short
+    with torch.no_grad():
+        torch.testing.assert_close(m(x, t, cond), whole, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(m(x, torch.tensor(50), cond), whole, rtol=1e-5, atol=1e-5)

@@ -38,7 +38,7 @@ from torch import nn
 
 from ..errors import ScdiffError
 from .base import register
-from .dit import TransformerSkeleton, modulate
+from .dit import TransformerSkeleton, modulate, per_cell
 
 
 class MSSA(nn.Module):
@@ -95,10 +95,10 @@ class CrateBlock(nn.Module):
         self.ista = ISTA(width, step_size, lambd)
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(width, 6 * width))
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """z: (N, L, D) tokens, c: (N, D) conditioning -> (N, L, D)."""
+    def forward(self, z: torch.Tensor, c: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """z: (N, L, D) tokens, c: (N, D) conditioning (or (U, D) rows and ``index`` (N,)) -> (N, L, D)."""
         shift_msa, scale_msa, gate_msa, shift_ista, scale_ista, gate_ista = \
-            self.adaLN_modulation(c).chunk(6, dim=1)  # each (N, D)
+            per_cell(self.adaLN_modulation(c), index).chunk(6, dim=1)  # each (N, D)
         z = z + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(z), shift_msa, scale_msa))  # (N, L, D)
         u = modulate(self.norm2(z), shift_ista, scale_ista)  # (N, L, D)
         return z + gate_ista.unsqueeze(1) * (self.ista(u) - u)  # (N, L, D)
