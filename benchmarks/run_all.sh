@@ -2,12 +2,12 @@
 # Trains the shipped checkpoints and runs every benchmark, in order, one process at a time
 # (2 cores: never two heavy jobs at once). Results: benchmarks/results/*.json; then
 # `python benchmarks/report.py` writes docs/benchmarks.md. Run from the repository root:
-#   bash benchmarks/run_all.sh [stage ...]      stages: ship quality phasesweep speed trajectory unseen transformers backbones
+#   bash benchmarks/run_all.sh [stage ...]      stages: ship quality phasesweep speed trajectory unseen tokens transformers backbones
 #   (unseen-eval re-scores an existing runs/paul15_no_mep_g2m without training it again)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
-stages=${*:-ship quality phasesweep speed trajectory unseen transformers backbones}
+stages=${*:-ship quality phasesweep speed trajectory unseen tokens transformers backbones}
 log() { echo "[$(date -u +%H:%M:%S)] $*"; }
 for st in $stages; do case $st in
 ship)
@@ -41,6 +41,11 @@ unseen)
   python benchmarks/unseen.py --checkpoint runs/paul15_no_mep_g2m ;;
 unseen-eval)
   python benchmarks/unseen.py --checkpoint runs/paul15_no_mep_g2m ;;
+tokens)
+  # tokens per latent code for DiT and CRATE (issue 13 item 4): choices on validation cells, needs checkpoints/pbmc68k_*
+  python benchmarks/transformer_tokens.py --patches 2 4 8 16 --seeds 0
+  python benchmarks/transformer_tokens.py --patches 8 2 --seeds 1 2
+  python benchmarks/transformer_tokens.py --rescore 0 1 2 3 4 ;;
 transformers)
   for b in dit crate; do
     log "train checkpoints/pbmc68k_$b"
