@@ -212,7 +212,8 @@ def tokens_section(load) -> list[str]:
     dates = sorted(r["machine"]["date"] for r in d["runs"])
     return ["### Tokens per latent code: transformer sampling in the MLP's time (issue 13, item 4)", "",
             f"`python benchmarks/transformer_tokens.py --shipped --patches 4 8 16 --seeds 0`, then `--patches 8 2 --seeds "
-            f"1 2` ({dates[0]} – {dates[-1]}, 2 threads): each backbone trained as the shipped pbmc68k_dit / pbmc68k_crate "
+            f"1 2`, then `--rescore 0 1 2 3 4` (five draws of generated cells per model, since one draw of the 139 "
+            f"validation cells' size moves RF AUROC by a few hundredths) ({dates[0]} – {dates[-1]}, 2 threads): each backbone trained as the shipped pbmc68k_dit / pbmc68k_crate "
             "were (their recorded training config, the shipped autoencoder, 5,000 diffusion iterations), only the "
             "tokens changed; scored against the **validation** cells (classifier-free, default strength, DDIM-50); "
             "1,000 cells of one label timed with DDIM-50 (median of 3, decoding included). Results: "
