@@ -236,7 +236,7 @@ class TransformerSkeleton(Backbone):
         if torch.is_grad_enabled() or n < 64:
             return self.conditioning(t, cond, n, device), None
         tt = (t.expand(n) if t.dim() == 0 else t).to(device)
-        times, code = torch.unique(tt, return_inverse=True)  # (T,), (N,): one code per distinct t
+        _, code = torch.unique(tt, return_inverse=True)  # (N,): one code per distinct t
         if cond is not None:  # mixed radix over the columns' codes (0 … n_classes[k], the last one "not given")
             for k, nk in enumerate(self.cond_emb.n_classes):
                 code = code * (int(nk) + 1) + cond[:, k].to(device=device, dtype=torch.long)
