@@ -49,7 +49,7 @@ def iteration_time(name: str, dim: int, n_classes, hp: dict, batch: int = 256, r
 
 
 def run_one(dataset, backbone, space, iters, out_dir, ae_from, seed=0, wall_iters=None, existing=None,
-            split_seed=None, result_name=None, time_ddpm=True, calibration_modes=None):
+            split_seed=None, result_name=None, time_ddpm=True, calibration_modes=None, extra_hparams=None):
     import torch
 
     from benchmarks.quality import run as quality
@@ -69,6 +69,7 @@ def run_one(dataset, backbone, space, iters, out_dir, ae_from, seed=0, wall_iter
             hp = {"widths": [256, 256, 128]}
         else:
             hp = dict(TRANSFORMER, patch_size=GENE_PATCH if space == "gene" else 2)
+        hp.update(extra_hparams or {})
         n_iter = wall_iters or iters
         cfg = TrainConfig(seed=seed, split_seed=split_seed, backbone=backbone, space=space, backbone_hparams=hp, diffusion_iters=n_iter,
                           autoencoder_from=str(ae_from) if (space == "latent" and ae_from) else None, threads=2,

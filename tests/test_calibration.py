@@ -50,11 +50,70 @@ def test_stopping_at_the_first_crossing_chooses_what_the_whole_grid_would(tiny_m
     tried = 0
     for col in tiny_model.conditions:
         f_full, f_early = full["report"]["free"][col]["fidelity"], early["report"]["free"][col]["fidelity"]
-        assert list(f_early) == sorted(grid)[:len(f_early)]  # a prefix of the grid, weakest first
+        tried_here = sorted(f_early)
+        assert tried_here[-1] == max(grid)  # the strongest is always tried, with the weakest
+        scanned = tried_here if early["report"]["free"][col]["ends_only"] is False else tried_here[:1]
+        assert scanned[:-1] == sorted(grid)[:len(scanned) - 1]  # plus a prefix of the grid, weakest first
         assert f_early == {g: f_full[g] for g in f_early}  # the same cells, so the same fidelities
         tried += len(f_early)
     assert seen[-1] == (2 * len(grid), 2 * len(grid))  # the bar ends full however many were skipped
     assert len(seen) >= tried
+
+
+class _FakeModel:
+    """Just what calibrate_guidance calls: generate() hands back the strength asked for."""
+    conditions = ["cell_type"]
+    classifiers = {}
+
+    def __init__(self):
+        self.tried = []
+
+    def _scales(self, scales, mode):
+        return {"cell_type": 1.0}
+
+    def generate(self, groups, *, guidance, scales, steps, seed):
+        self.tried.append(scales["cell_type"])
+        return scales["cell_type"]
+
+
+def _fake_fidelity(monkeypatch, curve, control=0.7):
+    import scdiff_core.calibration as cal
+
+    class Fid:
+        def __init__(self, model, train):
+            pass
+
+        def __call__(self, cells, requested, column, seed=0):
+            return curve(cells) if isinstance(cells, float) else control
+
+    monkeypatch.setattr(cal, "_Fidelity", Fid)
+
+
+def test_a_model_that_never_reaches_the_real_fidelity_is_tried_at_the_ends_only(monkeypatch):
+    import anndata as ad
+    import pandas as pd
+
+    from scdiff_core.calibration import calibrate_guidance
+
+    val = ad.AnnData(np.zeros((4, 2), np.float32), obs=pd.DataFrame({"cell_type": ["a", "a", "b", "b"]}))
+    grid = (0.5, 1.0, 2.0, 4.0, 6.0)
+    for curve, chosen in ((lambda s: 0.1 + 0.02 * s, 6.0),  # too weak everywhere: the strongest
+                          (lambda s: 0.9 + 0.01 * s, 0.5)):  # past the target already: the weakest
+        _fake_fidelity(monkeypatch, curve)
+        m = _FakeModel()
+        seen = []
+        out = calibrate_guidance(m, val, val, modes=("free",), grid=grid, progress=lambda d, t: seen.append((d, t)))
+        assert sorted(m.tried) == [0.5, 6.0]
+        assert out["free"]["cell_type"] == chosen
+        assert out["report"]["free"]["cell_type"]["ends_only"] is True
+        assert seen[-1] == (len(grid), len(grid))  # the bar still ends full
+    # a crossing between the ends: the weakest-first scan finds it and stops there
+    _fake_fidelity(monkeypatch, lambda s: 0.3 * s)  # 0.6 at 2, 1.2 at 4: crosses 0.7 between them
+    m = _FakeModel()
+    out = calibrate_guidance(m, val, val, modes=("free",), grid=grid + (8.0,))
+    assert m.tried == [0.5, 8.0, 1.0, 2.0, 4.0]  # the ends, then weakest first up to the crossing; 6 untried
+    assert out["free"]["cell_type"] == pytest.approx(2.0 + (0.7 - 0.6) / (1.2 - 0.6) * 2.0, abs=1e-3)
+    assert out["report"]["free"]["cell_type"]["ends_only"] is False
 
 
 def test_the_calibrate_command_rewrites_the_defaults_and_says_what_it_chose(tiny_model_dir, tmp_path, capsys):
