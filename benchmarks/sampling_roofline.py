@@ -75,7 +75,7 @@ def sampling_rate(m, cond: dict, guidance: str, repeats: int) -> dict:
     sec = statistics.median(ts)
     from scdiff_core.timing import estimate_seconds
 
-    est = estimate_seconds(m, 1000, guidance=guidance, steps=50)  # what the app says before the click
+    est = estimate_seconds(m, 1000, guidance=guidance, steps=50, columns=len(cond))  # what the app says before the click
     return {"estimate_before_click": est, "flops": flops, "seconds_median": sec, "seconds": ts, "gflops": None if flops is None else flops / sec / 1e9}
 
 

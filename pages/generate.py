@@ -120,24 +120,29 @@ def sampling_controls(req: dict) -> None:
     if "_g_next_seed" in st.session_state:  # set by the previous run (a widget's value cannot change mid-run)
         st.session_state[f"g_{kh}_seed"] = st.session_state.pop("_g_next_seed")
     c2.number_input("Seed", 0, 2**31 - 1, 0, 1, persist_state="session", key=f"g_{kh}_seed", help="Same seed, same cells.")
-    time_estimate(mode, sampler)
+    time_estimate(mode, sampler, req)
     st.checkbox("New seed after each run", persist_state="session", key=f"g_{kh}_autoseed",
                 help="Off: pressing Generate again with other settings reuses the same noise, so the sets differ "
                      "only by those settings. On: each run gets the next seed (recorded with the set).")
 
-def time_estimate(mode: str, sampler: str) -> None:
+def guided_columns(req: dict, mode: str) -> int:
+    """How many columns the request guides (a value, strength not 0): each costs a network pass per step."""
+    ss = st.session_state
+    return sum(req[c] != ANY and float(ss.get(f"g_{kh}_s_{mode}_{c}", col_defaults[mode][c])) != 0 for c in m.conditions)
+
+def time_estimate(mode: str, sampler: str, req: dict) -> None:
     """'≈ N s' before the click: transformer denoisers sample several times slower than the MLP."""
     ss = st.session_state
     n, steps = int(ss.get(f"g_{kh}_n", 1000)), int(ss.get(f"g_{kh}_steps", 50))
     try:
         with st.spinner("Timing this model once…"):
-            sec = b.estimate_seconds(n, mode, sampler, steps)
+            sec = b.estimate_seconds(n, mode, sampler, steps, guided_columns(req, mode))
     except Exception:  # an estimate is a courtesy: its failure must not stop the page
         LOG.warning("time estimate failed:\n%s", traceback.format_exc())
     else:
         st.caption(f":material/timer: About {sec:.{0 if sec >= 1.5 else 1}f} s for {n:,} cells with {steps} steps "
                    f"on this server",
-                   help="Timed once per model and mode on this server (256 cells at 2 and 8 steps), scaled to the "
+                   help="Timed once per model, mode and number of guided columns on this server (256 cells at 2 and 8 steps), scaled to the "
                         "cells and steps asked for, then kept in step with the last real run's time.")
 
 @st.fragment
@@ -168,7 +173,7 @@ def generate_clicked(like: str | None = None) -> None:
         ok, rec = run_safely("Placing the cells on the map", lambda: make_record(
             b, a, "generate", set_name(next_number("gen"), params, a.n_obs), params))
     if ok:
-        b.record_seconds(n_cells, mode, sampler, steps, time.perf_counter() - t0)
+        b.record_seconds(n_cells, mode, sampler, steps, time.perf_counter() - t0, guided_columns(req, mode))
         add_result(rec)
         shown = [i for i in ss.get(f"gen_show_{kh}", []) if i in results()]
         ss[f"gen_show_{kh}"] = (shown + [rec["id"]])[-4:]

@@ -62,21 +62,23 @@ class Bundle:
         """Predicted label per condition column: the library's one label predictor (as Evaluate's)."""
         return self.model.predict_labels(X)
 
-    def estimate_seconds(self, n_cells: int, guidance: str, sampler: str, steps: int) -> float:
+    def estimate_seconds(self, n_cells: int, guidance: str, sampler: str, steps: int, columns: int = 1) -> float:
         """How long ``generate`` will take here (:func:`scdiff_core.timing.estimate_seconds`; its probes
         run once per model and mode, under a lock so that two sessions do not time each other)."""
         from scdiff_core.timing import estimate_seconds
 
         with _timing_lock(self.key):
-            return estimate_seconds(self.model, n_cells, guidance=guidance, sampler=sampler, steps=steps)
+            return estimate_seconds(self.model, n_cells, guidance=guidance, sampler=sampler, steps=steps,
+                                    columns=columns)
 
 
-    def record_seconds(self, n_cells: int, guidance: str, sampler: str, steps: int, seconds: float) -> None:
+    def record_seconds(self, n_cells: int, guidance: str, sampler: str, steps: int, seconds: float,
+                       columns: int = 1) -> None:
         """A real generation's wall time (click to placed cells): later estimates follow this machine's pace."""
         from scdiff_core.timing import record_run
 
         with _timing_lock(self.key):
-            record_run(self.model, n_cells, seconds, guidance=guidance, sampler=sampler, steps=steps)
+            record_run(self.model, n_cells, seconds, guidance=guidance, sampler=sampler, steps=steps, columns=columns)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

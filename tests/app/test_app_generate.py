@@ -152,6 +152,12 @@ def test_time_estimate_shown_before_the_click(env):
 
     m = load_bundle(str(env["ckpt"])).model
     assert ("free", "ddim") in m.__dict__["_timing_scale"]
+    assert ("free", "ddim", 1) in m.__dict__["_timing_fits"]  # "A", phase any: one guided column
+    # a second column guided costs another network pass per step: the estimate probes that request's shape
+    by_label(at.selectbox, "phase").set_value("G1").run()
+    ok(at)
+    assert ("free", "ddim", 2) in m.__dict__["_timing_fits"]
+    assert re.search(pat, texts(at.caption))
 
 
 def test_unseen_combination_offers_the_unseen_guidance(env):
