@@ -57,7 +57,9 @@ def run(a) -> int:
         for col, s in cal[mode].items():
             r = cal["report"][mode][col]
             print(f"{mode:10s} {col}: strength {s:g} (validation cells' fidelity {r['control']:.3f}; generated: "
-                  + ", ".join(f"{g:g} → {f:.3f}" for g, f in _around(r["fidelity"], s)) + ")")
+                  + ", ".join(f"{g:g} → {f:.3f}" for g, f in _around(r["fidelity"], s)) + ")"
+                  + ("; the weakest and strongest strengths do not bracket it, so none between was tried"
+                     if r.get("ends_only") else ""))
     print(f"saved {a.checkpoint}")
     return 0
 
